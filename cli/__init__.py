@@ -1,0 +1,1 @@
+"""Command-line front end of reccodec (installed as the package reccodec_cli)."""

@@ -1,0 +1,293 @@
+"""`reccodec` on the shell: parsing, files, messages and exit codes; no algorithm.
+
+Every command is a thin call into ``rec_codec``. Errors print one line, ``Error: ...``, on
+stderr and exit 1 (2 for a usage error); results for scripts go to stdout as JSON with
+``--json``; a progress line goes to stderr only when stderr is a terminal.
+"""
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+from rec_codec import codec, container
+from rec_codec.entropy import EmpiricalIndexModel
+from rec_codec.errors import RecCodecError
+from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
+from rec_codec.training import fit_index_model
+
+SEED = click.IntRange(0, 2**64 - 1)
+
+
+class CliError(Exception):
+    """A user error found by the CLI itself (a file that exists, a terminal as output)."""
+
+
+def _fail(message, code=1):
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly_errors(command):
+    """Turn library and file errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (RecCodecError, CliError) as e:
+            _fail(str(e))
+        except OSError as e:
+            where = f" {e.filename}" if e.filename else ""
+            _fail(f"cannot access{where}: {e.strerror or e}")
+        except MemoryError:
+            _fail("out of memory")
+
+    return wrapper
+
+
+def _read_input(path):
+    if path == "-":
+        return sys.stdin.buffer.read()
+    return container.read_file(path)
+
+
+def _load_target(path, name):
+    if path == "-":
+        return load_gaussian_bytes(sys.stdin.buffer.read(), "stdin")
+    return load_gaussian(path, name or path)
+
+
+def _check_output(path, force):
+    if path == "-":
+        if sys.stdout.isatty():
+            raise CliError("refusing to write binary data to a terminal; use -o FILE")
+        return
+    if os.path.exists(path) and not force:
+        raise CliError(f"{path} already exists; use -f/--force to overwrite it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CliError(f"cannot write {path}: folder {folder} does not exist")
+
+
+def _write_output(path, data):
+    if path == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        container.atomic_write(path, data)
+
+
+def _load_index_model(value):
+    if value is None or value == "zipf":
+        return None
+    return EmpiricalIndexModel.load(value)
+
+
+def _progress(quiet, label):
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def report(done, total):
+        click.echo(f"\r{label}: {done}/{total} blocks", err=True, nl=done == total)
+
+    return report
+
+
+def _echo_json(obj):
+    click.echo(json.dumps(obj, sort_keys=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reccodec")
+def cli():
+    """Relative entropy coding: send a sample of a Gaussian target with about KL bits."""
+
+
+@cli.command()
+@click.argument("target", metavar="TARGET.npz")
+@click.option("-o", "--output", required=True, metavar="OUT.rec", help="Output file, - for stdout.")
+@click.option("--seed", type=SEED, required=True, help="Shared seed in [0, 2^64); not stored in the file.")
+@click.option("--algorithm", type=click.Choice(codec.ALGORITHMS), default="pfr", show_default=True,
+              help="pfr is exact; orc uses a fixed number of candidates and is approximate.")
+@click.option("--prior", "prior_path", metavar="PRIOR.npz", help="Prior mean and std (default N(0,1)).")
+@click.option("--block-bits", type=float, default=codec.DEFAULT_BLOCK_BITS, show_default=True,
+              help="KL budget per block; contiguous dimensions are grouped by KL.")
+@click.option("--block-dims", type=click.IntRange(min=1), help="Fixed dimensions per block instead.")
+@click.option("--orc-candidates", type=click.IntRange(min=1), help="ORC's N (default 2^(budget+2)).")
+@click.option("--index-model", metavar="zipf|MODEL.npz", help="Index code: zipf (default) or a fitted model.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=codec.DEFAULT_MAX_STEPS, show_default=True,
+              help="PFR's cap on candidates per block.")
+@click.option("--sample-out", metavar="CHOSEN.npy", help="Also write the encoder's sample.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line.")
+@friendly_errors
+def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, orc_candidates, index_model,
+           max_steps, sample_out, as_json, force, quiet):
+    """Encode one sample of the Gaussian target in TARGET.npz (arrays mean, std)."""
+    _check_output(output, force)
+    if sample_out:
+        _check_output(sample_out, force)
+    q = _load_target(target, None)
+    prior = load_gaussian(prior_path) if prior_path else None
+    model = _load_index_model(index_model)
+    result = codec.encode(q, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
+                          block_dims=block_dims, orc_candidates=orc_candidates, index_model=model,
+                          max_steps=max_steps, progress=_progress(quiet, "encoding"))
+    if sample_out:
+        container.atomic_write(sample_out, npy_bytes(result.sample))
+    _write_output(output, result.data)
+    summary = result.summary()
+    if as_json:
+        _echo_json(summary)
+    elif not quiet:
+        click.echo(f"{summary['bits']} bits ({summary['header_bits']} header + {summary['payload_bits']} payload) "
+                   f"for KL {summary['kl_bits']:.1f} bits in {summary['blocks']} blocks, "
+                   f"{summary['seconds']:.3f} s", err=True)
+
+
+@cli.command()
+@click.argument("source", metavar="IN.rec")
+@click.option("-o", "--output", required=True, metavar="SAMPLE.npy", help="Output .npy, - for stdout.")
+@click.option("--seed", type=SEED, required=True, help="The encoder's seed.")
+@click.option("--prior", "prior_path", metavar="PRIOR.npz", help="The encoder's prior (default N(0,1)).")
+@click.option("--index-model", metavar="zipf|MODEL.npz", help="The encoder's index model, if not Zipf.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@friendly_errors
+def decode(source, output, seed, prior_path, index_model, force):
+    """Decode IN.rec into the encoder's sample (float64, the target's shape)."""
+    _check_output(output, force)
+    data = _read_input(source)
+    prior = load_gaussian(prior_path) if prior_path else None
+    sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model))
+    _write_output(output, npy_bytes(sample))
+
+
+@cli.command()
+@click.argument("source", metavar="IN.rec")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def info(source, as_json):
+    """Print the header of IN.rec, with header and payload bits apart."""
+    described = container.describe(_read_input(source))
+    if as_json:
+        _echo_json(described)
+        return
+    for key, value in described.items():
+        if key == "params":
+            for name, param in value.items():
+                click.echo(f"  {name}: {param}")
+        else:
+            click.echo(f"{key}: {value}")
+    if described.get("approximate"):
+        click.echo("note: the sample is approximate (its law is close to, not equal to, the target)")
+
+
+@cli.command("fit-index-model")
+@click.argument("train", metavar="TRAIN.npz")
+@click.option("-o", "--output", required=True, metavar="MODEL.npz")
+@click.option("--seed", type=SEED, required=True, help="Seed for the training searches.")
+@click.option("--algorithm", type=click.Choice(codec.ALGORITHMS), default="pfr", show_default=True)
+@click.option("--prior", "prior_path", metavar="PRIOR.npz")
+@click.option("--block-bits", type=float, default=codec.DEFAULT_BLOCK_BITS, show_default=True)
+@click.option("--block-dims", type=click.IntRange(min=1))
+@click.option("--orc-candidates", type=click.IntRange(min=1))
+@click.option("--max-steps", type=click.IntRange(min=1), default=codec.DEFAULT_MAX_STEPS, show_default=True)
+@click.option("-f", "--force", is_flag=True)
+@click.option("-q", "--quiet", is_flag=True)
+@friendly_errors
+def fit_index_model_command(train, output, seed, algorithm, prior_path, block_bits, block_dims, orc_candidates,
+                            max_steps, force, quiet):
+    """Fit an index model on TRAIN.npz (mean, std with a leading batch axis)."""
+    _check_output(output, force)
+    batch = load_gaussian(train)
+    prior = load_gaussian(prior_path) if prior_path else None
+    model = fit_index_model(batch, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
+                            block_dims=block_dims, orc_candidates=orc_candidates, max_steps=max_steps,
+                            progress=_progress(quiet, "fitting"))
+    model.save(output)
+    if not quiet:
+        click.echo(f"fitted on {model.training_indices} block indices from {batch.shape[0]} targets", err=True)
+
+
+@cli.group()
+def bench():
+    """Measure steps, bits and time against KL."""
+
+
+def _list(text, cast):
+    try:
+        return [cast(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected a comma-separated list, got {text!r}") from None
+
+
+def _bench_lib():
+    from rec_codec import bench as bench_lib  # scipy.stats and optimize: loaded for benches only
+
+    return bench_lib
+
+
+def _report(rows, columns, json_path, csv_path):
+    bench_lib = _bench_lib()
+    click.echo(bench_lib.format_table(rows, columns))
+    if json_path:
+        container.atomic_write(json_path, (json.dumps(rows, indent=1) + "\n").encode())
+    if csv_path:
+        container.atomic_write(csv_path, bench_lib.format_csv(rows, columns).encode())
+
+
+@bench.command("throughput")
+@click.option("--dims", default="1,5", show_default=True, help="Dimensions of the targets, comma-separated.")
+@click.option("--dinf", type=float, default=16.0, show_default=True, help="D_inf of the targets in bits.")
+@click.option("--blocks", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--json", "json_path", metavar="F", help="Write the rows as JSON.")
+@click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
+@friendly_errors
+def bench_throughput(dims, dinf, blocks, threads, json_path, csv_path):
+    """Candidates per second: numba PFR kernel against the numpy reference, in one run."""
+    bench_lib = _bench_lib()
+    rows = bench_lib.throughput(_list(dims, int), dinf_bits=dinf, blocks=blocks, threads=threads)
+    _report(rows, bench_lib.THROUGHPUT_COLUMNS, json_path, csv_path)
+
+
+@bench.command("steps")
+@click.option("--algorithm", "algorithms", default="pfr,orc", show_default=True)
+@click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--kl", "kls", default="2,4,6,8,10,12", show_default=True, help="Target KL values in bits.")
+@click.option("--blocks", type=click.IntRange(min=1), default=200, show_default=True, help="Targets per KL.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@click.option("--json", "json_path", metavar="F")
+@click.option("--csv", "csv_path", metavar="F")
+@click.option("--plot", "plot_path", metavar="F.png", help="Plot steps against KL (needs matplotlib).")
+@friendly_errors
+def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_path):
+    """Steps, bits and time against KL and D_inf for each algorithm."""
+    bench_lib = _bench_lib()
+    rows = bench_lib.steps(_list(algorithms, str), dims=dims, kl_values=_list(kls, float), blocks=blocks, seed=seed)
+    _report(rows, bench_lib.STEPS_COLUMNS, json_path, csv_path)
+    if plot_path:
+        bench_lib.plot_steps(rows, plot_path)
+
+
+def main(argv=None):
+    """Console entry point: one line on stderr for every error, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="reccodec", standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.ClickException as e:
+        _fail(e.format_message(), e.exit_code)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

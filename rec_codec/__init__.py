@@ -1,0 +1,1 @@
+"""reccodec: relative entropy coding (channel simulation) with numba kernels."""

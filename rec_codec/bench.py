@@ -1,0 +1,198 @@
+"""What ``reccodec bench`` runs: throughput of the PFR kernel, and steps/bits against KL.
+
+Every figure is measured in the run that reports it; ratios compare implementations run
+side by side on the same machine, never against numbers from elsewhere.
+"""
+
+import math
+import time
+
+import numba
+import numpy as np
+from scipy import optimize, stats
+
+from . import codec
+from .distributions import DiagonalGaussian, dinf_bits, kl_bits, log_ratio_coefficients, standard_normal_like
+from .errors import InputError
+from .kernels.parallel import search_blocks
+from .reference import pfr_reference
+from .rng import split_seed
+
+__all__ = [
+    "THROUGHPUT_COLUMNS",
+    "STEPS_COLUMNS",
+    "gaussian_with_dinf",
+    "gaussian_with_kl",
+    "throughput",
+    "steps",
+    "format_table",
+    "format_csv",
+    "plot_steps",
+]
+
+THROUGHPUT_COLUMNS = ("impl", "dims", "dinf_bits", "candidates", "seconds", "candidates_per_second", "speedup")
+STEPS_COLUMNS = ("algorithm", "dims", "kl_bits", "dinf_bits", "blocks", "mean_steps", "median_steps",
+                 "mean_bits", "bits_bound", "ks_stat", "encode_seconds")
+_LN2 = math.log(2.0)
+_OFFSET = 0.5  # target mean offset, in prior standard deviations
+
+
+def gaussian_with_dinf(dims, dinf):
+    """A target of ``dims`` equal dimensions, mean 0.5, whose D_inf against N(0,1) is ``dinf`` bits."""
+    per_dim = dinf * _LN2 / dims
+
+    def excess(log_sigma):
+        sigma2 = math.exp(2 * log_sigma)
+        return -log_sigma + _OFFSET**2 / (2 * (1 - sigma2)) - per_dim
+
+    if excess(-1e-9) < 0 or per_dim <= _OFFSET**2 / 2:
+        raise InputError(f"D_inf {dinf} bits is too small for {dims} dimensions with mean {_OFFSET}")
+    log_sigma = optimize.brentq(excess, -60.0, -1e-9)
+    return DiagonalGaussian(np.full(dims, _OFFSET), np.full(dims, math.exp(log_sigma)))
+
+
+def gaussian_with_kl(dims, kl):
+    """A target of ``dims`` equal dimensions, mean 0, whose KL against N(0,1) is ``kl`` bits."""
+    per_dim = kl * _LN2 / dims
+    if per_dim <= 0:
+        raise InputError(f"KL must be > 0, got {kl}")
+    log_sigma = optimize.brentq(lambda s: -s + (math.exp(2 * s) - 1) / 2 - per_dim, -60.0, -1e-12)
+    return DiagonalGaussian(np.zeros(dims), np.full(dims, math.exp(log_sigma)))
+
+
+def _tile(target, count):
+    return DiagonalGaussian(np.tile(target.mean, count), np.tile(target.std, count))
+
+
+def throughput(dims_list, dinf_bits=16.0, blocks=8, threads=1, seed=1):
+    """Candidates per second of the numba PFR kernel and of numpy PFR, in one run.
+
+    Rows for each dimension count: ``numba`` (the kernel on ``threads`` threads),
+    ``numpy`` (the reference on the same shared Philox stream) and ``numpy-generator``
+    (the reference drawing from numpy's own Philox generator, the fastest plain numpy PFR).
+
+    Args:
+        dims_list (list of int): dimensions per block.
+        dinf_bits (float): D_inf of each block; steps grow as 2^D_inf.
+        blocks (int): blocks per measurement.
+        threads (int): numba threads for the kernel row.
+        seed (int): seed of the shared stream.
+    Returns:
+        list of dict rows with keys THROUGHPUT_COLUMNS.
+    """
+    rows = []
+    k0, k1 = split_seed(seed)
+    previous_threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        for dims in dims_list:
+            target = gaussian_with_dinf(dims, dinf_bits)
+            a, b, c, lrmax = log_ratio_coefficients(target, standard_normal_like((dims,)))
+            tiled = [np.tile(x, blocks) for x in (a, b, c, lrmax)]
+            ids = np.arange(blocks, dtype=np.int64)
+            lengths = np.full(blocks, dims, dtype=np.int64)
+            search_blocks(k0, k1, ids[:1], ids[:1] * dims, lengths[:1], *tiled, 0, 2**40)  # compile
+            started = time.perf_counter()
+            _, steps = search_blocks(k0, k1, ids, ids * dims, lengths, *tiled, 0, 2**40)
+            seconds = time.perf_counter() - started
+            measured = [("numba", int(steps.sum()), seconds)]
+            for impl in ("numpy", "numpy-generator"):
+                generator = np.random.Generator(np.random.Philox(seed)) if impl == "numpy-generator" else None
+                started = time.perf_counter()
+                total = sum(pfr_reference(a, b, c, lrmax, seed, blk, generator=generator)[1] for blk in range(blocks))
+                measured.append((impl, int(total), time.perf_counter() - started))
+            numpy_rate = measured[1][1] / measured[1][2]
+            for impl, total, secs in measured:
+                rate = total / secs
+                rows.append({"impl": impl, "dims": dims, "dinf_bits": round(dinf_bits, 2), "candidates": total,
+                             "seconds": round(secs, 4), "candidates_per_second": round(rate),
+                             "speedup": round(rate / numpy_rate, 2)})
+    finally:
+        numba.set_num_threads(previous_threads)
+    return rows
+
+
+def steps(algorithms, dims=1, kl_values=(2, 4, 6, 8, 10, 12), blocks=200, seed=0):
+    """Steps, payload bits and time against KL, for each algorithm, through the real codec.
+
+    For each KL, ``blocks`` copies of one target (mean 0, equal std per dimension) are
+    encoded as one file with one block per copy; bits are the file's payload bits per block.
+    ``ks_stat`` is the Kolmogorov-Smirnov statistic of the standardised samples against
+    N(0,1): sampling noise for exact PFR, noise plus bias for ORC.
+
+    Args:
+        algorithms (list of str): "pfr", "orc".
+        dims (int): dimensions per block.
+        kl_values (list of float): KL of a block in bits.
+        blocks (int): blocks (independent samples) per row.
+        seed (int): shared seed.
+    Returns:
+        list of dict rows with keys STEPS_COLUMNS.
+    """
+    for algorithm in algorithms:
+        if algorithm not in codec.ALGORITHMS:
+            raise InputError(f"unknown algorithm {algorithm!r}; choose from {', '.join(codec.ALGORITHMS)}")
+    rows = []
+    for kl in kl_values:
+        one = gaussian_with_kl(dims, kl)
+        target = _tile(one, blocks)
+        prior = standard_normal_like(target.shape)
+        dinf = float(dinf_bits(one, standard_normal_like((dims,))).sum())
+        for algorithm in algorithms:
+            result = codec.encode(target, seed, prior=prior, algorithm=algorithm, block_dims=dims)
+            standardised = (result.sample - target.mean) / target.std
+            rows.append({
+                "algorithm": algorithm,
+                "dims": dims,
+                "kl_bits": round(float(kl_bits(one, standard_normal_like((dims,))).sum()), 3),
+                "dinf_bits": round(dinf, 3),
+                "blocks": blocks,
+                "mean_steps": round(float(result.steps.mean()), 1),
+                "median_steps": float(np.median(result.steps)),
+                "mean_bits": round(result.payload_bits / blocks, 3),
+                "bits_bound": round(kl + math.log2(kl + 1) + 4, 3),
+                "ks_stat": round(float(stats.kstest(standardised, "norm").statistic), 4),
+                "encode_seconds": round(result.seconds, 4),
+            })
+    return rows
+
+
+def format_table(rows, columns):
+    """A plain-text table of the rows, one line per row."""
+    cells = [[str(c) for c in columns]] + [[str(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in cells]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths)] + lines[1:])
+
+
+def format_csv(rows, columns):
+    """The rows as CSV text with a header line."""
+    lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot_steps(rows, path):
+    """Plot mean steps (log scale) against KL and D_inf, one line per algorithm."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError("--plot needs matplotlib: pip install 'reccodec[plot]'") from None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for algorithm in sorted({r["algorithm"] for r in rows}):
+        mine = [r for r in rows if r["algorithm"] == algorithm]
+        ax.plot([r["kl_bits"] for r in mine], [r["mean_steps"] for r in mine], "o-", label=f"{algorithm} mean steps")
+    first = sorted({r["algorithm"] for r in rows})[0]
+    ref = [r for r in rows if r["algorithm"] == first]
+    ax.plot([r["kl_bits"] for r in ref], [2 ** r["dinf_bits"] for r in ref], "k--", label="2^D_inf")
+    ax.set_yscale("log")
+    ax.set_xlabel("KL(Q||P) per block [bits]")
+    ax.set_ylabel("candidates examined")
+    ax.set_title(f"steps against KL, {rows[0]['dims']}-D Gaussian targets")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

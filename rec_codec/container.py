@@ -1,0 +1,631 @@
+"""The reccodec file: a self-describing container for one encoded sample.
+
+A file holds everything the decoder needs except the shared seed and the prior: the
+algorithm and its parameters, the array shape, a short tag of (seed, prior) so that a
+wrong seed or prior is refused instead of decoded into garbage, the entropy-coded
+payload, and a CRC32 over all of it. The layout follows the zstd frame format's habits
+(magic number, version, fixed-endian fields, a length-prefixed payload, a checksum).
+
+Byte layout, format version 1, all integers little-endian::
+
+    magic        4 bytes   b"\\x89REC"
+    version      u8        1
+    algorithm    u8        id from ALGORITHMS
+    flags        u8        bit 0: the sample is approximate (e.g. ORC); other bits 0
+    tag          u32       seed/prior tag, see seed_tag()
+    ndim         u8        number of array dimensions (0..32)
+    shape        ndim x varint
+    nparams      u8
+    params       nparams x (id u8, value in the parameter's declared type),
+                 strictly increasing by id
+    payload_len  varint    number of payload bytes (a multiple of 4)
+    payload      bytes     entropy-coded uint32 words, little-endian
+    crc32        u32       zlib.crc32 over every byte before it
+
+A varint is unsigned LEB128 (7 bits per byte, low groups first, high bit set on every
+byte but the last), in its shortest form, at most 10 bytes and below 2**64. Parameter
+value types: ``"varint"`` (unsigned integer below 2**64), ``"u32"`` (4 bytes),
+``"f32"`` (4-byte IEEE 754; the value is rounded to float32 when written) and ``"f64"``
+(8-byte IEEE 754); floats must be finite.
+
+The encoding is canonical: one header and payload give exactly one byte string, and
+``unpack`` refuses every other byte string (non-shortest varints, unsorted or repeated
+parameters, unknown flag bits, bytes after the checksum).
+
+To add an algorithm or a parameter, add an entry to ``ALGORITHMS`` or ``PARAMS`` with a
+new id (1..255); ids are never reused. A reader meeting an id it does not know raises
+``FormatError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rec_codec.errors import FormatError, InputError, MismatchError
+
+__all__ = [
+    "MAGIC",
+    "FORMAT_VERSION",
+    "ALGORITHMS",
+    "PARAMS",
+    "PARAM_TYPES",
+    "Header",
+    "pack",
+    "unpack",
+    "header_size",
+    "describe",
+    "seed_tag",
+    "check_tag",
+    "atomic_write",
+    "read_file",
+]
+
+MAGIC = b"\x89REC"
+FORMAT_VERSION = 1
+
+#: Algorithm name -> id (u8). Ids are never reused.
+ALGORITHMS: dict[str, int] = {
+    "pfr": 1,
+    "orc": 2,
+    "sp-pfr": 3,
+    "sp-orc": 4,
+    "hybrid": 5,
+    "uq": 6,
+    "wz-nsq": 7,
+    "wz-rec": 8,
+}
+
+#: The value types a parameter may declare.
+PARAM_TYPES = ("varint", "f32", "f64", "u32")
+
+#: Parameter name -> (id u8, type). Ids are never reused.
+PARAMS: dict[str, tuple[int, str]] = {
+    "block_bits": (1, "f32"),
+    "block_dims": (2, "varint"),
+    "num_blocks": (3, "varint"),
+    "orc_candidates": (4, "varint"),
+    # Fingerprint of an empirical index model; absent means the Zipf model.
+    "index_model": (5, "u32"),
+    "layout_mean": (6, "f32"),
+    "layout_std": (7, "f32"),
+    "max_steps": (8, "varint"),
+    # KL budget that sets the Zipf exponent of the index code (the mean block KL).
+    "zipf_bits": (9, "f32"),
+}
+
+_FLAG_APPROXIMATE = 0x01
+_KNOWN_FLAGS = _FLAG_APPROXIMATE
+_MAX_NDIM = 32
+_MAX_VARINT_BYTES = 10
+_U64_LIMIT = 1 << 64
+_U32_LIMIT = 1 << 32
+# magic, version, algorithm, flags, tag, ndim, nparams, payload_len, crc32
+_MIN_FILE_BYTES = 4 + 1 + 1 + 1 + 4 + 1 + 1 + 1 + 4
+_TAG_MISMATCH = "the seed or the prior differs from the encoder's (tag mismatch)"
+
+
+@dataclass(frozen=True)
+class Header:
+    """Everything in a file apart from the payload words.
+
+    Attributes:
+        algorithm: str, a key of ``ALGORITHMS``.
+        shape: tuple of int, the shape of the encoded array (``()`` for a scalar).
+        tag: int, the u32 tag of (seed, prior) from ``seed_tag``.
+        params: dict mapping keys of ``PARAMS`` to int (``varint``, ``u32``) or float
+            (``f32``, ``f64``). They are written sorted by id; ``f32`` values read back
+            as the float32 value of what was written.
+        approximate: bool, True when the sample follows the target only approximately
+            (e.g. ORC).
+    """
+
+    algorithm: str
+    shape: tuple[int, ...]
+    tag: int
+    params: dict[str, int | float] = field(default_factory=dict)
+    approximate: bool = False
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return _is_int(value) or isinstance(value, (float, np.floating))
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+def _check_uint(name: str, value: Any, limit: int) -> int:
+    if not _is_int(value):
+        raise InputError(f"{name} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if not 0 <= value < limit:
+        raise InputError(f"{name} must be in [0, 2^{limit.bit_length() - 1}), got {value}")
+    return value
+
+
+def _encode_param(name: str, kind: str, value: Any) -> bytes:
+    label = f"parameter {name!r}"
+    if kind == "varint":
+        return _encode_varint(_check_uint(label, value, _U64_LIMIT))
+    if kind == "u32":
+        return struct.pack("<I", _check_uint(label, value, _U32_LIMIT))
+    if kind in ("f32", "f64"):
+        if not _is_real(value):
+            raise InputError(f"{label} must be a real number, got {type(value).__name__}")
+        try:
+            as_float = float(value)
+        except OverflowError:
+            raise InputError(f"{label} is too large for {kind}: {value}") from None
+        if kind == "f32":
+            with np.errstate(over="ignore"):
+                as_float = float(np.float32(as_float)) if np.isfinite(as_float) else as_float
+        if not np.isfinite(as_float):
+            raise InputError(f"{label} must be finite and representable as {kind}, got {value}")
+        return struct.pack("<f" if kind == "f32" else "<d", as_float)
+    raise AssertionError(f"PARAMS declares an unknown type {kind!r} for {name!r}")
+
+
+def _encode_header(header: Header) -> bytes:
+    if not isinstance(header, Header):
+        raise InputError(f"header must be a Header, got {type(header).__name__}")
+    if not isinstance(header.algorithm, str) or header.algorithm not in ALGORITHMS:
+        known = ", ".join(ALGORITHMS)
+        raise InputError(f"unknown algorithm {header.algorithm!r} (known: {known})")
+    if not isinstance(header.approximate, (bool, np.bool_)):
+        raise InputError(f"approximate must be a bool, got {type(header.approximate).__name__}")
+    tag = _check_uint("tag", header.tag, _U32_LIMIT)
+    if not isinstance(header.shape, (tuple, list)):
+        raise InputError(f"shape must be a tuple of int, got {type(header.shape).__name__}")
+    if len(header.shape) > _MAX_NDIM:
+        raise InputError(f"shape has {len(header.shape)} dimensions; at most {_MAX_NDIM} fit")
+    if not isinstance(header.params, dict):
+        raise InputError(f"params must be a dict, got {type(header.params).__name__}")
+
+    out = bytearray(MAGIC)
+    out += bytes([FORMAT_VERSION, ALGORITHMS[header.algorithm]])
+    out.append(_FLAG_APPROXIMATE if header.approximate else 0)
+    out += struct.pack("<I", tag)
+    out.append(len(header.shape))
+    for axis, dim in enumerate(header.shape):
+        out += _encode_varint(_check_uint(f"shape[{axis}]", dim, _U64_LIMIT))
+    for name in header.params:
+        if not isinstance(name, str) or name not in PARAMS:
+            known = ", ".join(PARAMS)
+            raise InputError(f"unknown parameter {name!r} (known: {known})")
+    names = sorted(header.params, key=lambda n: PARAMS[n][0])
+    out.append(len(names))
+    for name in names:
+        param_id, kind = PARAMS[name]
+        out.append(param_id)
+        out += _encode_param(name, kind, header.params[name])
+    return bytes(out)
+
+
+def pack(header: Header, payload: np.ndarray) -> bytes:
+    """Serialise a header and its payload words into the bytes of one file.
+
+    Args:
+        header: Header, the algorithm, shape, tag, parameters and flags to store.
+        payload: numpy.ndarray, one-dimensional, of dtype uint32 (any byte order): the
+            entropy-coded words, stored little-endian.
+
+    Returns:
+        bytes, the whole file, CRC32 included. The same arguments always give the same
+        bytes.
+
+    Raises:
+        InputError: an unknown algorithm or parameter name, a value of the wrong type or
+            out of range (negative, too large, a non-finite float or one that overflows
+            float32), more than 32 dimensions, or a payload that is not a 1-D uint32
+            array.
+    """
+    body = _encode_header(header)
+    if not isinstance(payload, np.ndarray):
+        raise InputError(f"payload must be a numpy array of uint32, got {type(payload).__name__}")
+    if payload.dtype.kind != "u" or payload.dtype.itemsize != 4:
+        raise InputError(f"payload must have dtype uint32, got {payload.dtype}")
+    if payload.ndim != 1:
+        raise InputError(f"payload must be one-dimensional, got {payload.ndim} dimensions")
+    words = np.ascontiguousarray(payload, dtype="<u4").tobytes()
+    out = bytearray(body)
+    out += _encode_varint(len(words))
+    out += words
+    out += struct.pack("<I", zlib.crc32(out))
+    return bytes(out)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _Truncated(FormatError):
+    """The bytes end before the structure they declare (private to the parser)."""
+
+
+class _Reader:
+    """A cursor over ``data[:limit]`` that raises FormatError, never IndexError."""
+
+    def __init__(self, data: bytes, pos: int, limit: int) -> None:
+        self.data = data
+        self.pos = pos
+        self.limit = limit
+
+    def take(self, count: int) -> bytes:
+        if count > self.limit - self.pos:
+            raise _Truncated("truncated")
+        start = self.pos
+        self.pos += count
+        return self.data[start : self.pos]
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u32(self) -> int:
+        return struct.unpack("<I", self.take(4))[0]
+
+    def varint(self) -> int:
+        value = 0
+        for index in range(_MAX_VARINT_BYTES):
+            byte = self.u8()
+            value |= (byte & 0x7F) << (7 * index)
+            if not byte & 0x80:
+                if byte == 0 and index > 0:
+                    raise FormatError("non-canonical varint (a longer form than needed)")
+                if value >= _U64_LIMIT:
+                    raise FormatError("varint overflow (a value of 2^64 or more)")
+                return value
+        raise FormatError(f"varint overflow (more than {_MAX_VARINT_BYTES} bytes)")
+
+
+def _decode_param(reader: _Reader, kind: str) -> int | float:
+    if kind == "varint":
+        return reader.varint()
+    if kind == "u32":
+        return reader.u32()
+    value = struct.unpack("<f" if kind == "f32" else "<d", reader.take(4 if kind == "f32" else 8))[0]
+    if not np.isfinite(value):
+        raise FormatError(f"a {kind} parameter is not finite")
+    return value
+
+
+def _parse(data: bytes, limit: int) -> tuple[Header, int, int]:
+    """Parse the fields after the version byte, within ``data[:limit]``.
+
+    Returns:
+        (header, payload_offset, payload_len).
+    """
+    algorithms = {ident: name for name, ident in ALGORITHMS.items()}
+    params_by_id = {ident: (name, kind) for name, (ident, kind) in PARAMS.items()}
+    reader = _Reader(data, 5, limit)
+
+    algorithm_id = reader.u8()
+    if algorithm_id not in algorithms:
+        raise FormatError(f"unknown algorithm id {algorithm_id} (written by a newer reccodec?)")
+    flags = reader.u8()
+    if flags & ~_KNOWN_FLAGS:
+        raise FormatError(f"unknown flags 0x{flags:02x} (written by a newer reccodec?)")
+    tag = reader.u32()
+    ndim = reader.u8()
+    if ndim > _MAX_NDIM:
+        raise FormatError(f"the file declares {ndim} dimensions; at most {_MAX_NDIM} are allowed")
+    shape = tuple(reader.varint() for _ in range(ndim))
+    params: dict[str, int | float] = {}
+    previous_id = 0
+    for _ in range(reader.u8()):
+        param_id = reader.u8()
+        if param_id not in params_by_id:
+            raise FormatError(f"unknown parameter id {param_id} (written by a newer reccodec?)")
+        if param_id <= previous_id:
+            raise FormatError("parameters are repeated or out of order")
+        previous_id = param_id
+        name, kind = params_by_id[param_id]
+        params[name] = _decode_param(reader, kind)
+    payload_len = reader.varint()
+    if payload_len % 4:
+        raise FormatError(f"payload length {payload_len} is not a multiple of 4")
+    payload_offset = reader.pos
+    reader.take(payload_len)
+    header = Header(
+        algorithm=algorithms[algorithm_id],
+        shape=shape,
+        tag=tag,
+        params=params,
+        approximate=bool(flags & _FLAG_APPROXIMATE),
+    )
+    return header, payload_offset, payload_len
+
+
+def _diagnose_bad_checksum(data: bytes) -> FormatError:
+    """Name the likely cause when the last 4 bytes are not the CRC of the rest."""
+    size = len(data)
+    try:
+        _, offset, length = _parse(data, size)
+    except _Truncated:
+        return FormatError(f"truncated: the file ends early ({size} bytes) or is corrupt")
+    except FormatError:
+        return FormatError("checksum mismatch: the file is corrupt")
+    end = offset + length
+    if end + 4 > size:
+        return FormatError(f"truncated: the file ends early ({size} bytes) or is corrupt")
+    if end + 4 < size and struct.unpack("<I", data[end : end + 4])[0] == zlib.crc32(data[:end]):
+        return FormatError(f"{size - end - 4} trailing bytes after the checksum")
+    return FormatError("checksum mismatch: the file is corrupt")
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    try:
+        return bytes(memoryview(data))
+    except TypeError:
+        raise InputError(f"data must be bytes, got {type(data).__name__}") from None
+
+
+def _read(data: Any) -> tuple[bytes, Header, int, int]:
+    data = _as_bytes(data)
+    size = len(data)
+    if size == 0:
+        raise FormatError("truncated: the file is empty")
+    if data[:4] != MAGIC[: min(size, 4)]:
+        raise FormatError("not a reccodec file")
+    if size < 5:
+        raise FormatError(f"truncated: the file has only {size} bytes")
+    if data[4] != FORMAT_VERSION:
+        raise FormatError(
+            f"format version {data[4]} is not supported; this reccodec reads version {FORMAT_VERSION}"
+        )
+    if size < _MIN_FILE_BYTES:
+        raise FormatError(f"truncated: the file has only {size} bytes")
+    if struct.unpack("<I", data[-4:])[0] != zlib.crc32(data[:-4]):
+        raise _diagnose_bad_checksum(data)
+    try:
+        header, offset, length = _parse(data, size - 4)
+    except _Truncated:
+        raise FormatError("truncated: the payload runs into the checksum") from None
+    if offset + length != size - 4:
+        raise FormatError(f"{size - 4 - offset - length} unexpected bytes after the payload")
+    return data, header, offset, length
+
+
+def unpack(data: bytes) -> tuple[Header, np.ndarray]:
+    """Read the bytes of one file back into its header and payload words.
+
+    The magic number and version are checked first, then the CRC32, and only then is
+    the rest parsed, so any corruption gives a ``FormatError`` and nothing else.
+
+    Args:
+        data: bytes (or any bytes-like object), a whole file as written by ``pack``.
+
+    Returns:
+        (Header, numpy.ndarray): the header, and the payload as a new 1-D native uint32
+        array.
+
+    Raises:
+        FormatError: a one-line reason: the data is truncated, is not a reccodec file,
+            has another format version, fails the checksum, has trailing bytes, or holds
+            an unknown algorithm, parameter or flag, a bad varint or a payload length
+            that is not a multiple of 4.
+        InputError: data is not bytes-like.
+    """
+    data, header, offset, length = _read(data)
+    words = np.frombuffer(data, dtype="<u4", count=length // 4, offset=offset).astype(np.uint32)
+    return header, words
+
+
+def header_size(data: bytes) -> int:
+    """Count the bytes of a file that are not payload words.
+
+    Args:
+        data: bytes, a whole file.
+
+    Returns:
+        int, the file size minus the payload bytes: magic, fields, parameters, the
+        payload length and the CRC32.
+
+    Raises:
+        FormatError: as ``unpack``.
+    """
+    data, _, _, length = _read(data)
+    return len(data) - length
+
+
+def describe(data: bytes) -> dict[str, Any]:
+    """Summarise a file for ``reccodec info``, as JSON-ready values.
+
+    Args:
+        data: bytes, a whole file.
+
+    Returns:
+        dict with ``format_version`` (int), ``algorithm`` (str), ``approximate`` (bool),
+        ``shape`` (list of int), ``params`` (dict, sorted by id), ``tag`` (str, 8 hex
+        digits), ``file_bytes``, ``header_bytes``, ``payload_bytes``, ``header_bits``
+        and ``payload_bits`` (int; header means every byte that is not payload).
+
+    Raises:
+        FormatError: as ``unpack``.
+    """
+    data, header, _, length = _read(data)
+    head = len(data) - length
+    return {
+        "format_version": data[4],
+        "algorithm": header.algorithm,
+        "approximate": header.approximate,
+        "shape": list(header.shape),
+        "params": dict(header.params),
+        "tag": f"{header.tag:08x}",
+        "file_bytes": len(data),
+        "header_bytes": head,
+        "payload_bytes": length,
+        "header_bits": 8 * head,
+        "payload_bits": 8 * length,
+    }
+
+
+# --------------------------------------------------------------------------- the tag
+
+
+def _array_for_tag(name: str, values: Any) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be an array of real numbers") from None
+    # -0.0 + 0.0 is +0.0: the two zeros give one tag.
+    return np.ascontiguousarray(array + 0.0, dtype="<f8")
+
+
+def seed_tag(seed: int, prior_mean: np.ndarray, prior_std: np.ndarray) -> int:
+    """Derive the 32-bit tag that lets a decoder refuse a wrong seed or prior.
+
+    The tag is the first 4 bytes (read as a little-endian u32) of BLAKE2b (64-byte
+    digest) over: the seed as 8 bytes little-endian unsigned; for the mean, then the
+    std, its ndim as u8 and each dimension as u64 little-endian; then the mean and the
+    std as contiguous little-endian float64 values. A wrong seed or prior passes the
+    check with probability 2^-32.
+
+    Args:
+        seed: int, the shared seed, in [0, 2^64).
+        prior_mean: array_like of float, the prior's mean.
+        prior_std: array_like of float, the prior's standard deviation.
+
+    Returns:
+        int, the tag in [0, 2^32).
+
+    Raises:
+        InputError: the seed is not an integer in [0, 2^64), or the prior is not numeric.
+    """
+    seed = _check_uint("seed", seed, _U64_LIMIT)
+    mean = _array_for_tag("prior_mean", prior_mean)
+    std = _array_for_tag("prior_std", prior_std)
+    digest = hashlib.blake2b(seed.to_bytes(8, "little"))
+    for array in (mean, std):
+        if array.ndim > 255:
+            raise InputError("the prior has too many dimensions")
+        digest.update(bytes([array.ndim]))
+        digest.update(struct.pack(f"<{array.ndim}Q", *array.shape))
+    digest.update(mean.tobytes())
+    digest.update(std.tobytes())
+    return int.from_bytes(digest.digest()[:4], "little")
+
+
+def check_tag(header: Header, seed: int, prior_mean: np.ndarray, prior_std: np.ndarray) -> None:
+    """Refuse to decode with a seed or prior other than the encoder's.
+
+    Args:
+        header: Header, read from the file.
+        seed: int, the decoder's seed.
+        prior_mean: array_like of float, the decoder's prior mean.
+        prior_std: array_like of float, the decoder's prior standard deviation.
+
+    Raises:
+        MismatchError: the tag of (seed, prior) is not the one in the header.
+        InputError: as ``seed_tag``.
+    """
+    if seed_tag(seed, prior_mean, prior_std) != header.tag:
+        raise MismatchError(_TAG_MISMATCH)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _new_file_mode() -> int:
+    """The mode a plainly created file would get: 0o666 less the process umask."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write a file so that ``path`` holds either its old content or all of ``data``.
+
+    The data goes to a temporary file in the same directory, which is flushed, synced
+    and then renamed over ``path`` (``os.replace``). A file that exists keeps its
+    permission bits; a new one gets those of a plainly created file.
+
+    Args:
+        path: str or os.PathLike, where to write.
+        data: bytes (or bytes-like), the whole content.
+
+    Raises:
+        OSError: the directory is not writable, the disk is full, and so on; the
+            temporary file is removed first and ``path`` is left as it was.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        mode = _new_file_mode()
+    fd, temp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable; not every platform can sync a directory
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def read_file(path: str | os.PathLike) -> bytes:
+    """Read a whole file.
+
+    Args:
+        path: str or os.PathLike, the file to read.
+
+    Returns:
+        bytes, its content.
+
+    Raises:
+        InputError: "cannot read FILE: reason" when it is missing, a directory or
+            unreadable.
+    """
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise InputError(f"cannot read {os.fspath(path)}: {reason}") from None

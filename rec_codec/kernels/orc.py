@@ -1,0 +1,72 @@
+"""Ordered random coding (ORC) search of one block.
+
+Theis & Yosri, "Algorithms for the communication of samples", ICML 2022. A fixed number N of
+shared candidates; the encoder's exponentials are turned into sorted arrival times by
+Renyi's representation, T_n = T_{n-1} + E_n N / (N - n), and the n minimising T_n / r(X_n)
+is sent. The sample is approximately Q, with a bias that falls as N grows past 2^KL. When
+r_max is finite the search stops early by the PFR rule T_n / r_max >= best, which does not
+change the result, and skips candidates by the same interval filter as PFR.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms, stream_word
+from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio_of_uniforms
+
+BATCH = 64
+
+
+@numba.njit(cache=True)
+def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates):
+    """Search one block with ORC over num_candidates candidates.
+
+    Args:
+        k0, k1: key words of the seed (uint64).
+        block: block index (counter field).
+        a, b, c, lrmax: per-dimension log-ratio coefficients and suprema (may be +inf).
+        num_candidates: N.
+    Returns:
+        (index, steps): the chosen candidate in [0, N) and how many were drawn.
+    """
+    d = a.shape[0]
+    lrmax_total = 0.0
+    for k in range(d):
+        lrmax_total += lrmax[k]
+    bounded = lrmax_total < math.inf
+    order = filter_order(c)
+    first = order[0]
+    first_stream = stream_word(STREAM_CANDIDATE, first)
+    u_first = np.empty(BATCH)
+    v = np.empty(BATCH)
+    u = np.empty(d)
+    lo = np.full(d, -1.0)
+    hi = np.full(d, 2.0)
+    scale = float(num_candidates)
+    best = -1
+    log_best = math.inf
+    t = 0.0
+    n0 = 0
+    while n0 < num_candidates:
+        fill_uniforms(u_first, n0, block, first_stream, k0, k1)
+        fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
+        for j in range(BATCH):
+            n = n0 + j
+            if n >= num_candidates:
+                return best, n
+            t -= math.log(v[j]) * scale / (scale - n)
+            log_t = math.log(t)
+            if bounded and log_t - lrmax_total >= log_best:
+                return best, n
+            x = u_first[j]
+            if x > lo[first] and x < hi[first] and draw_if_inside(n, block, k0, k1, order, lo, hi, x, u):
+                score = log_t - log_ratio_of_uniforms(u, a, b, c)
+                if score < log_best:
+                    log_best = score
+                    best = n
+                    if bounded:
+                        acceptance_intervals(lo, hi, a, b, c, lrmax, log_t - log_best)
+        n0 += BATCH
+    return best, num_candidates

@@ -1,0 +1,51 @@
+"""Blocks in parallel: the encoder's search over every block, and the candidates it names.
+
+Blocks are independent given the seed (each has its own counter field), so ``prange`` over
+blocks gives the same result for any number of threads.
+"""
+
+import numba
+import numpy as np
+
+from ..rng import STREAM_CANDIDATE, ndtri_as241, stream_word, uniform_at
+from .orc import orc_block
+from .pfr import pfr_block
+
+
+@numba.njit(cache=True, parallel=True)
+def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candidates, max_steps):
+    """Index and steps of every block: PFR when orc_candidates == 0, else ORC.
+
+    Args:
+        k0, k1: key words of the seed.
+        block_ids: int64 counter field of each block.
+        starts, lengths: int64 slices of the flat coefficient arrays, one per block.
+        a, b, c, lrmax: flat per-dimension log-ratio coefficients.
+        orc_candidates: 0 for PFR, else ORC's N.
+        max_steps: PFR's cap on candidates per block.
+    Returns:
+        (indices, steps): int64 arrays; an index of -1 means the cap ran out.
+    """
+    nb = starts.shape[0]
+    indices = np.empty(nb, dtype=np.int64)
+    steps = np.empty(nb, dtype=np.int64)
+    for i in numba.prange(nb):
+        s = starts[i]
+        e = s + lengths[i]
+        if orc_candidates == 0:
+            index, n = pfr_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], max_steps)
+        else:
+            index, n = orc_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], orc_candidates)
+        indices[i] = index
+        steps[i] = n
+    return indices, steps
+
+
+@numba.njit(cache=True)
+def candidate_values(k0, k1, block_ids, starts, lengths, indices, mean, std, out):
+    """out[s:s+d] = mean + std * Phi^-1(U) for candidate indices[i] of each block i."""
+    for i in range(starts.shape[0]):
+        s = starts[i]
+        for k in range(lengths[i]):
+            u = uniform_at(indices[i], block_ids[i], stream_word(STREAM_CANDIDATE, k), k0, k1)
+            out[s + k] = mean[s + k] + std[s + k] * ndtri_as241(u)
