@@ -53,8 +53,9 @@ class DiagonalGaussian:
                 raise InputError(f"{name}: {label} has a NaN or infinite value at index {_first(bad)}")
         if (std <= 0).any():
             raise InputError(f"{name}: std must be > 0, but std[{_first(std <= 0)}] = {std[std <= 0].flat[0]}")
-        object.__setattr__(self, "mean", np.ascontiguousarray(mean))
-        object.__setattr__(self, "std", np.ascontiguousarray(std))
+        # np.array, not np.ascontiguousarray, which would turn a 0-d array into a 1-d one
+        object.__setattr__(self, "mean", np.array(mean, order="C"))
+        object.__setattr__(self, "std", np.array(std, order="C"))
 
     @property
     def shape(self):

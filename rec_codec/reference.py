@@ -1,7 +1,7 @@
 """Plain numpy reference of the PRNG and of PFR, for tests and the throughput comparison.
 
 ``philox_uniforms`` computes the same 53-bit uniforms as the numba generator in ``rng``,
-vectorised over counters; ``pfr_reference`` runs PFR on a block in growing chunks of
+vectorised over counters (candidates dimension-major, as in ``rng``); ``pfr_reference`` runs PFR on a block in growing chunks of
 candidates with cumulative sums, so its choice can be compared with the kernel's and its
 speed with the kernel's in one run. With ``generator`` set, candidates and arrival times
 come from a numpy Generator instead (the fastest plain numpy PFR; not the shared stream).
@@ -10,7 +10,7 @@ come from a numpy Generator instead (the fastest plain numpy PFR; not the shared
 import numpy as np
 from scipy import special
 
-from .rng import STREAM_ARRIVAL, STREAM_CANDIDATE, split_seed
+from .rng import STREAM_ARRIVAL, STREAM_CANDIDATE, split_seed, stream_word
 
 __all__ = ["philox_uniforms", "pfr_reference"]
 
@@ -69,7 +69,8 @@ def pfr_reference(a, b, c, lrmax, seed, block, generator=None, first_chunk=1024,
     best, best_n, t0, n0, chunk = np.inf, -1, 0.0, 0, first_chunk
     while True:
         if generator is None:
-            u = philox_uniforms(seed, STREAM_CANDIDATE, block, n0 * d, chunk * d).reshape(chunk, d)
+            u = np.stack([philox_uniforms(seed, stream_word(STREAM_CANDIDATE, k), block, n0, chunk)
+                          for k in range(d)], axis=1)
             v = philox_uniforms(seed, STREAM_ARRIVAL, block, n0, chunk)
         else:
             u = generator.random((chunk, d))
