@@ -76,8 +76,11 @@ def _write_output(path, data):
     if path == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
-    else:
+        return
+    try:
         container.atomic_write(path, data)
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _load_index_model(value):
@@ -129,7 +132,11 @@ def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, 
            max_steps, sample_out, as_json, force, quiet):
     """Encode one sample of the Gaussian target in TARGET.npz (arrays mean, std)."""
     _check_output(output, force)
-    if sample_out:
+    if sample_out is not None:
+        if sample_out == "-":
+            raise CliError("--sample-out needs a file name, not -")
+        if os.path.abspath(sample_out) == os.path.abspath(output):
+            raise CliError("--sample-out and -o name the same file")
         _check_output(sample_out, force)
     q = _load_target(target, None)
     prior = load_gaussian(prior_path) if prior_path else None
@@ -137,9 +144,14 @@ def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, 
     result = codec.encode(q, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
                           block_dims=block_dims, orc_candidates=orc_candidates, index_model=model,
                           max_steps=max_steps, progress=_progress(quiet, "encoding"))
-    if sample_out:
-        container.atomic_write(sample_out, npy_bytes(result.sample))
     _write_output(output, result.data)
+    if sample_out is not None:
+        try:
+            _write_output(sample_out, npy_bytes(result.sample))
+        except CliError:
+            if output != "-":
+                os.remove(output)  # all or nothing: no bitstream without the sample asked for
+            raise
     summary = result.summary()
     if as_json:
         _echo_json(summary)
@@ -208,7 +220,10 @@ def fit_index_model_command(train, output, seed, algorithm, prior_path, block_bi
     model = fit_index_model(batch, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
                             block_dims=block_dims, orc_candidates=orc_candidates, max_steps=max_steps,
                             progress=_progress(quiet, "fitting"))
-    model.save(output)
+    try:
+        model.save(output)
+    except OSError as e:
+        raise CliError(f"cannot write {output}: {e.strerror or e}") from None
     if not quiet:
         click.echo(f"fitted on {model.training_indices} block indices from {batch.shape[0]} targets", err=True)
 
@@ -278,6 +293,9 @@ def main(argv=None):
     """Console entry point: one line on stderr for every error, never a traceback."""
     try:
         cli.main(args=argv, prog_name="reccodec", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help())
+        sys.exit(0)
     except click.exceptions.Abort:
         _fail("aborted")
     except click.ClickException as e:

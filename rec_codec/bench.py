@@ -21,6 +21,7 @@ from .rng import split_seed
 __all__ = [
     "THROUGHPUT_COLUMNS",
     "STEPS_COLUMNS",
+    "latent_posteriors",
     "gaussian_with_dinf",
     "gaussian_with_kl",
     "throughput",
@@ -37,6 +38,22 @@ _LN2 = math.log(2.0)
 _OFFSET = 0.5  # target mean offset, in prior standard deviations
 
 
+def latent_posteriors(dims, count, seed=0, collapsed=0.25):
+    """Posteriors of a VAE-like latent against the prior N(0, 1), shape (count, dims).
+
+    z ~ N(0, 1) per dimension is observed as x = z + N(0, tau_d^2), tau_d ~ U(0.05, 0.6);
+    a fraction ``collapsed`` of the dimensions carry no information (tau = 1e6). Each target
+    is the exact posterior of z given one x, so its KL is what a VAE would pay.
+    """
+    g = np.random.default_rng(seed)
+    tau = g.uniform(0.05, 0.6, dims)
+    tau[g.permutation(dims)[: int(collapsed * dims)]] = 1e6
+    z = g.normal(size=(count, dims))
+    x = z + g.normal(size=(count, dims)) * tau
+    precision = 1.0 + 1.0 / tau**2
+    return DiagonalGaussian(x / tau**2 / precision, np.broadcast_to(1.0 / np.sqrt(precision), (count, dims)))
+
+
 def gaussian_with_dinf(dims, dinf):
     """A target of ``dims`` equal dimensions, mean 0.5, whose D_inf against N(0,1) is ``dinf`` bits."""
     per_dim = dinf * _LN2 / dims
@@ -45,9 +62,11 @@ def gaussian_with_dinf(dims, dinf):
         sigma2 = math.exp(2 * log_sigma)
         return -log_sigma + _OFFSET**2 / (2 * (1 - sigma2)) - per_dim
 
-    if excess(-1e-9) < 0 or per_dim <= _OFFSET**2 / 2:
-        raise InputError(f"D_inf {dinf} bits is too small for {dims} dimensions with mean {_OFFSET}")
-    log_sigma = optimize.brentq(excess, -60.0, -1e-9)
+    upper = math.log(0.5)  # the root with sigma < 0.5, where -log(sigma) dominates
+    if excess(upper) >= 0:
+        raise InputError(f"D_inf {dinf} bits is too small for {dims} dimensions: at least "
+                         f"{dims * (excess(upper) + per_dim) / _LN2:.1f} bits are needed")
+    log_sigma = optimize.brentq(excess, -60.0, upper)
     return DiagonalGaussian(np.full(dims, _OFFSET), np.full(dims, math.exp(log_sigma)))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import container
 from .blocks import BlockLayout, layout_by_budget, layout_fixed
-from .distributions import DiagonalGaussian, dinf_bits, kl_bits, log_ratio_coefficients, standard_normal_like
+from .distributions import dinf_bits, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter, zipf_lambda, zipf_octave_probabilities
 from .errors import FormatError, InputError, MismatchError
 from .kernels.parallel import candidate_values, search_blocks

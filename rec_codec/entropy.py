@@ -34,11 +34,11 @@ little-endian ``uint32``.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import operator
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -47,6 +47,7 @@ from typing import Any
 import constriction
 import numpy as np
 
+from rec_codec.container import atomic_write
 from rec_codec.errors import FormatError, InputError
 
 __all__ = [
@@ -884,28 +885,16 @@ class EmpiricalIndexModel:
         Raises:
             OSError: if the folder cannot be written.
         """
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-index-model-", suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    format=np.array(INDEX_MODEL_FORMAT),
-                    version=np.array(INDEX_MODEL_VERSION, dtype="<i8"),
-                    octave_probs=np.ascontiguousarray(self.octave_probs, dtype="<f8"),
-                    training_indices=np.array(self.training_indices, dtype="<i8"),
-                    metadata=np.array(json.dumps(self.metadata, sort_keys=True)),
-                )
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        buffer = io.BytesIO()
+        np.savez(
+            buffer,
+            format=np.array(INDEX_MODEL_FORMAT),
+            version=np.array(INDEX_MODEL_VERSION, dtype="<i8"),
+            octave_probs=np.ascontiguousarray(self.octave_probs, dtype="<f8"),
+            training_indices=np.array(self.training_indices, dtype="<i8"),
+            metadata=np.array(json.dumps(self.metadata, sort_keys=True)),
+        )
+        atomic_write(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "EmpiricalIndexModel":

@@ -24,17 +24,19 @@ def load_gaussian_bytes(data, name):
         InputError: if it is not an .npz, lacks a key, or holds invalid values.
     """
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                raise InputError(f"{name}: expected an .npz archive with arrays 'mean' and 'std', got a single array")
-            missing = [key for key in ("mean", "std") if key not in npz.files]
-            if missing:
-                raise InputError(f"{name}: missing array {missing[0]!r} (it holds {sorted(npz.files)})")
-            mean, std = npz["mean"], npz["std"]
-    except InputError:
-        raise
+        loaded = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as e:  # zipfile, pickle and format errors of every kind
         raise InputError(f"{name}: not a readable .npz file ({type(e).__name__}: {e})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise InputError(f"{name}: expected an .npz archive with arrays 'mean' and 'std', got a single array")
+    with loaded as npz:
+        missing = [key for key in ("mean", "std") if key not in npz.files]
+        if missing:
+            raise InputError(f"{name}: missing array {missing[0]!r} (it holds {sorted(npz.files)})")
+        try:
+            mean, std = npz["mean"], npz["std"]
+        except Exception as e:
+            raise InputError(f"{name}: not a readable .npz file ({type(e).__name__}: {e})") from None
     for key, values in (("mean", mean), ("std", std)):
         if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.integer)):
             raise InputError(f"{name}: {key} must be a numeric array, got dtype {values.dtype}")
