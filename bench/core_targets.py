@@ -9,6 +9,7 @@
 3. The CLI as a user runs it (new processes): cold (empty numba cache) and warm encode and
    decode of that latent.
 4. Peak resident memory of encoding a 100,000-dimension latent (in a fresh process).
+5. The empirical index model on identical 16-bit blocks of 1, 3 and 6 dimensions, against Zipf.
 """
 
 import argparse
@@ -25,7 +26,7 @@ import numba
 import numpy as np
 
 from rec_codec import codec
-from rec_codec.bench import gaussian_with_dinf, latent_posteriors
+from rec_codec.bench import gaussian_with_dinf, gaussian_with_kl, latent_posteriors
 from rec_codec.distributions import DiagonalGaussian
 from rec_codec.training import fit_index_model
 
@@ -124,7 +125,7 @@ def cli_timing(target):
 MEMORY_SCRIPT = """
 import resource, sys, time
 from rec_codec import codec
-from rec_codec.bench import gaussian_with_dinf, latent_posteriors
+from rec_codec.bench import gaussian_with_dinf, gaussian_with_kl, latent_posteriors
 from rec_codec.distributions import DiagonalGaussian
 batch = latent_posteriors(100_000, 1, seed=4)
 target = DiagonalGaussian(batch.mean[0], batch.std[0])
@@ -145,19 +146,47 @@ def memory():
     print(f"| 100000 | {blocks} | {float(kl):.0f} | {bits} | {float(seconds):.1f} | {float(peak_mb):.0f} |")
 
 
+def identical_blocks(kl=16.0, blocks=300, train=400):
+    print("| dims per block | KL per block | Zipf payload per block - KL | empirical payload per block - KL | empirical / KL |")
+    print("|---:|---:|---:|---:|---:|")
+    for dims in (1, 3, 6):
+        one = gaussian_with_kl(dims, kl)
+        batch = DiagonalGaussian(np.tile(one.mean, (train, 1)), np.tile(one.std, (train, 1)))
+        model = fit_index_model(batch, seed=1, block_dims=dims)
+        target = DiagonalGaussian(np.tile(one.mean, blocks), np.tile(one.std, blocks))
+        empirical = codec.encode(target, 5, block_dims=dims, index_model=model).payload_bits / blocks
+        zipf = codec.encode(target, 5, block_dims=dims).payload_bits / blocks
+        print(f"| {dims} | {kl:.1f} | {zipf - kl:.2f} | {empirical - kl:.2f} | {empirical / kl:.3f} |")
+
+
+SECTIONS = ("threads", "latent", "cli", "memory", "identical")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one seed, skip memory")
+    parser.add_argument("--quick", action="store_true", help="one seed for the latent tables")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     args = parser.parse_args()
-    print("### Thread scaling\n")
-    thread_scaling()
-    print("\n### 1,000-dimension latent, 16-bit blocks\n")
-    target = latent_bits([1] if args.quick else [1, 2, 3, 4, 5])
-    print("\n### CLI time, 1,000-dimension latent\n")
-    cli_timing(target)
-    if not args.quick:
+    sections = args.sections.split(",")
+    if "threads" in sections:
+        print("### Thread scaling\n")
+        thread_scaling()
+    target = None
+    if "latent" in sections:
+        print("\n### 1,000-dimension latent, 16-bit blocks\n")
+        target = latent_bits([1] if args.quick else [1, 2, 3, 4, 5])
+    if "cli" in sections:
+        print("\n### CLI time, 1,000-dimension latent\n")
+        if target is None:
+            batch = latent_posteriors(1000, 65, seed=2026)
+            target = DiagonalGaussian(batch.mean[0], batch.std[0])
+        cli_timing(target)
+    if "memory" in sections:
         print("\n### Memory, 100,000 dimensions\n")
         memory()
+    if "identical" in sections:
+        print("\n### Index models on identical 16-bit blocks\n")
+        identical_blocks()
     print(json.dumps({"numba_threads": numba.get_num_threads(), "cpu_count": os.cpu_count()}))
 
 

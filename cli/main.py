@@ -257,8 +257,8 @@ def _report(rows, columns, json_path, csv_path):
 
 @bench.command("throughput")
 @click.option("--dims", default="1,5", show_default=True, help="Dimensions of the targets, comma-separated.")
-@click.option("--dinf", type=float, default=16.0, show_default=True, help="D_inf of the targets in bits.")
-@click.option("--blocks", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--dinf", type=float, default=20.0, show_default=True, help="D_inf of the targets in bits.")
+@click.option("--blocks", type=click.IntRange(min=1), default=6, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--json", "json_path", metavar="F", help="Write the rows as JSON.")
 @click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
