@@ -78,7 +78,7 @@ class EncodeResult:
             "blocks": self.layout.num_blocks,
             "dims": self.layout.num_dims,
             "mean_steps": float(self.steps.mean()),
-            "max_steps": int(self.steps.max()),
+            "max_block_steps": int(self.steps.max()),
             "approximate": self.approximate,
             "seconds": round(self.seconds, 4),
             **self.extra,
@@ -133,7 +133,9 @@ def plan_blocks(target, prior, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, b
     if block_dims is not None:
         layout = layout_fixed(target.size, block_dims)
     else:
-        layout = layout_by_budget(kl, dinf, block_bits, block_bits + DINF_SLACK_BITS)
+        # ORC's work is N candidates whatever D_inf is: only PFR's blocks are limited by it
+        dinf_limit = block_bits + DINF_SLACK_BITS if algorithm == "pfr" else math.inf
+        layout = layout_by_budget(kl, dinf, block_bits, dinf_limit)
     if algorithm == "pfr":
         block_dinf = layout.block_sums(dinf)
         worst = int(np.argmax(block_dinf))

@@ -240,6 +240,14 @@ def _check_position(stream, block, start, count):
         raise InputError(f"count must be >= 0, got {count}")
 
 
+def _draw(fill, seed, stream, block, start, count):
+    k0, k1 = split_seed(seed)
+    _check_position(stream, block, start, count)
+    out = np.empty(int(count))
+    fill(out, np.int64(start), np.int64(block), np.int64(stream), k0, k1)
+    return out
+
+
 def uniforms(seed, stream, block, start, count):
     """Uniforms number start .. start+count-1 of (stream, block), in (0, 1) with 53 bits.
 
@@ -252,27 +260,17 @@ def uniforms(seed, stream, block, start, count):
         count (int): how many.
     Returns:
         np.ndarray: float64 array of shape (count,).
+    Raises:
+        InputError: an invalid seed, position or count.
     """
-    k0, k1 = split_seed(seed)
-    _check_position(stream, block, start, count)
-    out = np.empty(int(count))
-    fill_uniforms(out, np.int64(start), np.int64(block), np.int64(stream), k0, k1)
-    return out
+    return _draw(fill_uniforms, seed, stream, block, start, count)
 
 
 def normals(seed, stream, block, start, count):
     """Standard normals by inverse CDF (AS241) of ``uniforms(...)``; same arguments."""
-    k0, k1 = split_seed(seed)
-    _check_position(stream, block, start, count)
-    out = np.empty(int(count))
-    _fill_normals(out, np.int64(start), np.int64(block), np.int64(stream), k0, k1)
-    return out
+    return _draw(_fill_normals, seed, stream, block, start, count)
 
 
 def exponentials(seed, stream, block, start, count):
     """Exp(1) variates -log(U) of ``uniforms(...)``; same arguments."""
-    k0, k1 = split_seed(seed)
-    _check_position(stream, block, start, count)
-    out = np.empty(int(count))
-    _fill_exponentials(out, np.int64(start), np.int64(block), np.int64(stream), k0, k1)
-    return out
+    return _draw(_fill_exponentials, seed, stream, block, start, count)
