@@ -11,7 +11,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
 from . import container
@@ -19,8 +18,8 @@ from .blocks import BlockLayout, layout_by_budget, layout_fixed
 from .distributions import dinf_bits, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter, zipf_lambda, zipf_octave_probabilities
 from .errors import FormatError, InputError, MismatchError
-from .kernels.parallel import candidate_values, search_blocks
-from .rng import split_seed
+from .philox_numpy import candidate_normals
+from .seed import split_seed
 
 __all__ = [
     "ALGORITHMS",
@@ -172,6 +171,12 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
     Raises:
         InputError: when a block runs past max_steps.
     """
+    # numba is imported here, not at the top: decoding never needs it, and it costs most of a
+    # second of start-up
+    import numba
+
+    from .kernels.parallel import search_blocks
+
     k0, k1 = split_seed(seed)
     a, b, c, lrmax = log_ratio_coefficients(target, prior)
     starts, lengths = layout.starts, layout.lengths
@@ -197,14 +202,14 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
 
 
 def candidates(seed, prior, layout, indices, block_ids=None):
-    """The candidates that indices name, as a flat float64 array (the decoder's sample)."""
-    k0, k1 = split_seed(seed)
+    """The candidates that indices name, as a flat float64 array (the decoder's sample).
+
+    The encoder's sample comes from this same function, so the two agree bit for bit.
+    """
     if block_ids is None:
         block_ids = np.arange(layout.num_blocks, dtype=np.int64)
-    out = np.empty(layout.num_dims)
-    candidate_values(k0, k1, block_ids, layout.starts, layout.lengths, np.asarray(indices, dtype=np.int64),
-                     prior.mean.ravel(), prior.std.ravel(), out)
-    return out
+    z = candidate_normals(seed, block_ids, layout.lengths, indices)
+    return prior.mean.ravel() + prior.std.ravel() * z
 
 
 def _octaves(index_model, zipf_bits):

@@ -26,7 +26,21 @@ import math
 import numba
 import numpy as np
 
-from .errors import InputError
+from .as241 import A as _A, B as _B, C as _C, D as _D, E as _E, F as _F
+from .seed import (
+    PHILOX_M0,
+    PHILOX_M1,
+    PHILOX_W0,
+    PHILOX_W1,
+    STREAM_ARRIVAL,
+    STREAM_BIN,
+    STREAM_CANDIDATE,
+    STREAM_DITHER,
+    STREAM_LABEL,
+    WORD_SHIFT,
+    check_position,
+    split_seed,
+)
 
 __all__ = [
     "STREAM_CANDIDATE",
@@ -43,32 +57,19 @@ __all__ = [
     "ndtri_as241",
 ]
 
-# Streams: one counter field each. Candidates (shared by encoder and decoder), arrival-time
-# exponentials (private to the encoder, except in Wyner-Ziv binning), bin labels, dithers.
-STREAM_CANDIDATE = 0
-STREAM_ARRIVAL = 1
-STREAM_LABEL = 2
-STREAM_DITHER = 3
-STREAM_BIN = 4
-
-_WORD_SHIFT = 256
 
 
 @numba.njit(cache=True, inline="always")
 def stream_word(stream, word):
     """Counter field c3 of word ``word`` (e.g. a dimension) of stream ``stream``."""
-    return stream + _WORD_SHIFT * word
+    return stream + WORD_SHIFT * word
 
 
 _MASK32 = np.uint64(0xFFFFFFFF)
-_M0 = np.uint64(0xD2511F53)
-_M1 = np.uint64(0xCD9E8D57)
-_W0 = np.uint64(0x9E3779B9)
-_W1 = np.uint64(0xBB67AE85)
+_M0, _M1, _W0, _W1 = PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1
 _S32 = np.uint64(32)
 _S5 = np.uint64(5)
 _S6 = np.uint64(6)
-_ONE = np.uint64(1)
 _TWO_M26 = 2.0**26
 _TWO_M53 = 2.0**-53
 
@@ -137,24 +138,6 @@ def fill_uniforms(out, start, block, stream, k0, k1):
 
 # Wichura, "Algorithm AS 241: the percentage points of the normal distribution" (PPND16),
 # Applied Statistics 37 (1988); relative accuracy about 1e-16, no rejection step.
-_A = (3.3871328727963666080e0, 1.3314166789178437745e2, 1.9715909503065514427e3,
-      1.3731693765509461125e4, 4.5921953931549871457e4, 6.7265770927008700853e4,
-      3.3430575583588128105e4, 2.5090809287301226727e3)
-_B = (1.0, 4.2313330701600911252e1, 6.8718700749205790830e2, 5.3941960214247511077e3,
-      2.1213794301586595867e4, 3.9307895800092710610e4, 2.8729085735721942674e4,
-      5.2264952788528545610e3)
-_C = (1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
-      3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
-      2.27238449892691845833e-2, 7.74545014278341407640e-4)
-_D = (1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
-      1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
-      1.05075007164441684324e-9)
-_E = (6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
-      2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
-      2.71155556874348757815e-5, 2.01033439929228813265e-7)
-_F = (1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
-      7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
-      2.04426310338993978564e-15)
 
 
 @numba.njit(cache=True, inline="always")
@@ -200,24 +183,6 @@ def _philox_words(c, k0, k1):
     return np.array([w0, w1, w2, w3], dtype=np.uint64)
 
 
-def split_seed(seed):
-    """Key words (k0, k1) of a seed in [0, 2^64).
-
-    Args:
-        seed (int): the shared seed.
-    Returns:
-        tuple of two np.uint64 holding the low and high 32 bits.
-    Raises:
-        InputError: if seed is not an integer in [0, 2^64).
-    """
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise InputError(f"seed must be an integer in [0, 2^64), got {seed!r}")
-    seed = int(seed)
-    if not 0 <= seed < 2**64:
-        raise InputError(f"seed must be an integer in [0, 2^64), got {seed}")
-    return np.uint64(seed & 0xFFFFFFFF), np.uint64(seed >> 32)
-
-
 def philox_words(counter, key):
     """The four 32-bit output words of Philox4x32-10.
 
@@ -232,17 +197,9 @@ def philox_words(counter, key):
     return _philox_words(c, k[0], k[1]).astype(np.uint32)
 
 
-def _check_position(stream, block, start, count):
-    for name, value, limit in (("stream", stream, 2**32), ("block", block, 2**32), ("start", start, 2**63)):
-        if not 0 <= int(value) < limit:
-            raise InputError(f"{name} must be in [0, {limit}), got {value}")
-    if int(count) < 0:
-        raise InputError(f"count must be >= 0, got {count}")
-
-
 def _draw(fill, seed, stream, block, start, count):
     k0, k1 = split_seed(seed)
-    _check_position(stream, block, start, count)
+    check_position(stream, block, start, count)
     out = np.empty(int(count))
     fill(out, np.int64(start), np.int64(block), np.int64(stream), k0, k1)
     return out

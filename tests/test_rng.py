@@ -6,7 +6,7 @@ from scipy import special, stats
 
 from rec_codec import rng
 from rec_codec.errors import InputError
-from rec_codec.reference import philox_uniforms
+from rec_codec.philox_numpy import candidate_normals, ndtri, philox_uniforms
 
 # Random123's published known answers for Philox4x32-10 (its tests/kat_vectors).
 KNOWN_ANSWERS = [
@@ -69,6 +69,22 @@ def test_ndtri_as241_matches_scipy():
     normals = rng.normals(3, 0, 0, 0, 100_000)
     assert np.allclose(normals, special.ndtri(u[:100_000]), rtol=1e-14, atol=1e-15)
     assert stats.kstest(normals, "norm").pvalue > 1e-3
+
+
+def test_numpy_ndtri_matches_the_numba_one_bit_for_bit():
+    u = np.concatenate([rng.uniforms(6, 0, 0, 0, 200_000), [1e-300, 2**-53, 0.075, 0.925, 1 - 2**-53]])
+    z = ndtri(u)
+    expected = np.array([rng.ndtri_as241(x) for x in u[-5:]])
+    assert z[-5:].tobytes() == expected.tobytes()
+    assert z[:-5].tobytes() == rng.normals(6, 0, 0, 0, 200_000).tobytes()
+
+
+def test_candidate_normals_reach_each_block_and_dimension_directly():
+    lengths, indices, blocks = np.array([3, 1, 2]), np.array([5, 0, 2**33 + 1]), np.array([0, 7, 2])
+    z = candidate_normals(21, blocks, lengths, indices)
+    expected = [rng.normals(21, rng.stream_word(rng.STREAM_CANDIDATE, k), b, n, 1)[0]
+                for b, n, d in zip(blocks, indices, lengths) for k in range(d)]
+    assert z.tobytes() == np.array(expected).tobytes()
 
 
 def test_exponentials_are_minus_log_uniforms():

@@ -1,4 +1,4 @@
-"""Blocks in parallel: the encoder's search over every block, and the candidates it names.
+"""Blocks in parallel: the encoder's search over every block.
 
 Blocks are independent given the seed (each has its own counter field), so ``prange`` over
 blocks gives the same result for any number of threads.
@@ -7,7 +7,6 @@ blocks gives the same result for any number of threads.
 import numba
 import numpy as np
 
-from ..rng import STREAM_CANDIDATE, ndtri_as241, stream_word, uniform_at
 from .orc import orc_block
 from .pfr import pfr_block
 
@@ -39,13 +38,3 @@ def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candid
         indices[i] = index
         steps[i] = n
     return indices, steps
-
-
-@numba.njit(cache=True)
-def candidate_values(k0, k1, block_ids, starts, lengths, indices, mean, std, out):
-    """out[s:s+d] = mean + std * Phi^-1(U) for candidate indices[i] of each block i."""
-    for i in range(starts.shape[0]):
-        s = starts[i]
-        for k in range(lengths[i]):
-            u = uniform_at(indices[i], block_ids[i], stream_word(STREAM_CANDIDATE, k), k0, k1)
-            out[s + k] = mean[s + k] + std[s + k] * ndtri_as241(u)
