@@ -97,3 +97,12 @@ def test_window_holds_the_truncated_support():
 def test_other_options_are_refused_for_pfr():
     with pytest.raises(InputError, match="hybrid only"):
         encode(DiagonalGaussian(np.zeros(2), np.full(2, 0.5)), SEED, algorithm="pfr", eps=0.1)
+
+
+def test_hybrid_widths_beyond_one_symbol_are_chunked():
+    target = DiagonalGaussian(np.array([0.3, -1.2]), np.array([1e-9, 1e-8]))  # M = 2^27, 2^24 > 2^23
+    result = encode(target, SEED, algorithm="hybrid", block_dims=1)
+    assert result.extra["mean_log2_m"] > 23
+    decoded = decode(result.data, SEED)
+    assert np.array_equal(decoded, result.sample)
+    assert np.all(np.abs(decoded - target.mean) <= 4 * target.std)
