@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from rec_codec import codec, container
+from rec_codec import codec, container, uq
 from rec_codec.entropy import EmpiricalIndexModel
 from rec_codec.errors import RecCodecError
 from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
@@ -99,6 +99,22 @@ def _progress(quiet, label):
     return report
 
 
+def _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path):
+    """The options that belong to one algorithm; refuse the ones that do not apply."""
+    given = {"--alpha": alpha, "--eps": eps, "--hybrid-search": hybrid_search}
+    own = {"uq": ("--alpha",), "hybrid": ("--eps", "--hybrid-search")}.get(algorithm, ())
+    for name, value in given.items():
+        if value is not None and name not in own:
+            raise CliError(f"{name} applies to --algorithm {'uq' if name == '--alpha' else 'hybrid'} only")
+    if algorithm == "uq":
+        if prior_path:
+            raise CliError("--algorithm uq reads the prior of y from VALUES.npz itself; drop --prior")
+        return {"alpha": alpha}
+    if algorithm == "hybrid":
+        return {k: v for k, v in (("eps", eps), ("search", hybrid_search)) if v is not None}
+    return {}
+
+
 def _echo_json(obj):
     click.echo(json.dumps(obj, sort_keys=False))
 
@@ -113,9 +129,13 @@ def cli():
 @click.argument("target", metavar="TARGET.npz")
 @click.option("-o", "--output", required=True, metavar="OUT.rec", help="Output file, - for stdout.")
 @click.option("--seed", type=SEED, required=True, help="Shared seed in [0, 2^64); not stored in the file.")
-@click.option("--algorithm", type=click.Choice(codec.ALGORITHMS), default="pfr", show_default=True,
-              help="pfr is exact; orc uses a fixed number of candidates and is approximate.")
+@click.option("--algorithm", type=click.Choice(codec.ALGORITHMS + codec.OTHER_ALGORITHMS + ("uq",)), default="pfr",
+              show_default=True, help="pfr is exact; orc uses a fixed number of candidates and is approximate; "
+              "hybrid searches a window of width 1 (eps-approximate); uq quantizes VALUES.npz (y and its prior).")
 @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="Prior mean and std (default N(0,1)).")
+@click.option("--alpha", type=float, help="uq: soft rounding sharpness (> 0); decode returns the MSE reconstruction.")
+@click.option("--eps", type=float, help="hybrid: tail mass cut from each block's target, in (0, 1) [default: 0.001].")
+@click.option("--hybrid-search", type=click.Choice(("pfr", "orc")), help="hybrid: selection rule [default: pfr].")
 @click.option("--block-bits", type=float, default=codec.DEFAULT_BLOCK_BITS, show_default=True,
               help="KL budget per block; contiguous dimensions are grouped by KL.")
 @click.option("--block-dims", type=click.IntRange(min=1), help="Fixed dimensions per block instead.")
@@ -128,9 +148,12 @@ def cli():
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
 @friendly_errors
-def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, orc_candidates, index_model,
-           max_steps, sample_out, as_json, force, quiet):
-    """Encode one sample of the Gaussian target in TARGET.npz (arrays mean, std)."""
+def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_search, block_bits, block_dims,
+           orc_candidates, index_model, max_steps, sample_out, as_json, force, quiet):
+    """Encode one sample of the Gaussian target in TARGET.npz (arrays mean, std).
+
+    With --algorithm uq, TARGET.npz holds y and its prior (mean/std or loc/scale) instead."""
+    options = _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path)
     _check_output(output, force)
     if sample_out is not None:
         if sample_out == "-":
@@ -138,12 +161,17 @@ def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, 
         if os.path.abspath(sample_out) == os.path.abspath(output):
             raise CliError("--sample-out and -o name the same file")
         _check_output(sample_out, force)
-    q = _load_target(target, None)
-    prior = load_gaussian(prior_path) if prior_path else None
-    model = _load_index_model(index_model)
-    result = codec.encode(q, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
-                          block_dims=block_dims, orc_candidates=orc_candidates, index_model=model,
-                          max_steps=max_steps, progress=_progress(quiet, "encoding"))
+    if algorithm == "uq":
+        y, uq_prior = (uq.load_uq_values_bytes(sys.stdin.buffer.read(), "stdin") if target == "-"
+                       else uq.load_uq_values(target))
+        result = uq.encode_uq(y, uq_prior, seed, **options)
+    else:
+        q = _load_target(target, None)
+        prior = load_gaussian(prior_path) if prior_path else None
+        model = _load_index_model(index_model)
+        result = codec.encode(q, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
+                              block_dims=block_dims, orc_candidates=orc_candidates, index_model=model,
+                              max_steps=max_steps, progress=_progress(quiet, "encoding"), **options)
     _write_output(output, result.data)
     if sample_out is not None:
         try:
@@ -155,6 +183,10 @@ def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, 
     summary = result.summary()
     if as_json:
         _echo_json(summary)
+    elif not quiet and algorithm == "uq":
+        click.echo(f"{summary['bits']} bits ({summary['header_bits']} header + {summary['payload_bits']} payload) "
+                   f"for {summary['elements']} elements, -log2 P(k|u) = {summary['information_bits']:.1f} bits, "
+                   f"{summary['seconds']:.3f} s", err=True)
     elif not quiet:
         click.echo(f"{summary['bits']} bits ({summary['header_bits']} header + {summary['payload_bits']} payload) "
                    f"for KL {summary['kl_bits']:.1f} bits in {summary['blocks']} blocks, "
@@ -173,8 +205,11 @@ def decode(source, output, seed, prior_path, index_model, force):
     """Decode IN.rec into the encoder's sample (float64, the target's shape)."""
     _check_output(output, force)
     data = _read_input(source)
-    prior = load_gaussian(prior_path) if prior_path else None
-    sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model))
+    if container.describe(data)["algorithm"] == "uq":
+        sample = uq.decode_uq(data, seed, uq.load_uq_prior(prior_path) if prior_path else None)
+    else:
+        prior = load_gaussian(prior_path) if prior_path else None
+        sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model))
     _write_output(output, npy_bytes(sample))
 
 
@@ -194,7 +229,10 @@ def info(source, as_json):
                 click.echo(f"  {name}: {param}")
         else:
             click.echo(f"{key}: {value}")
-    if described.get("approximate"):
+    if "hybrid_eps" in described["params"]:
+        click.echo(f"note: the sample is eps-approximate: it follows the target truncated to tail mass "
+                   f"eps = {described['params']['hybrid_eps']:g} per block, within eps in total variation")
+    elif described.get("approximate"):
         click.echo("note: the sample is approximate (its law is close to, not equal to, the target)")
 
 

@@ -13,7 +13,9 @@ from .codec import ALGORITHMS, EncodeResult, decode, encode
 from .distributions import DiagonalGaussian, dinf_bits, kl_bits, standard_normal_like
 from .entropy import EmpiricalIndexModel
 from .errors import FormatError, InputError, MismatchError, RecCodecError
+from .soft_round import soft_round, soft_round_conditional_mean, soft_round_inverse
 from .training import fit_index_model
+from .uq import UQPrior, decode_uq, encode_uq
 
 __all__ = [
     "ALGORITHMS",
@@ -25,12 +27,18 @@ __all__ = [
     "InputError",
     "MismatchError",
     "RecCodecError",
+    "UQPrior",
     "decode",
+    "decode_uq",
     "dinf_bits",
     "encode",
+    "encode_uq",
     "fit_index_model",
     "kl_bits",
     "layout_by_budget",
     "layout_fixed",
+    "soft_round",
+    "soft_round_conditional_mean",
+    "soft_round_inverse",
     "standard_normal_like",
 ]

@@ -33,7 +33,7 @@ __all__ = [
 
 THROUGHPUT_COLUMNS = ("impl", "dims", "dinf_bits", "candidates", "seconds", "candidates_per_second", "speedup")
 STEPS_COLUMNS = ("algorithm", "dims", "kl_bits", "dinf_bits", "blocks", "mean_steps", "median_steps",
-                 "mean_bits", "bits_bound", "ks_stat", "encode_seconds")
+                 "mean_bits", "bits_bound", "ks_stat", "encode_seconds", "log2_prod_m")
 _LN2 = math.log(2.0)
 _OFFSET = 0.5  # target mean offset, in prior standard deviations
 
@@ -140,7 +140,7 @@ def steps(algorithms, dims=1, kl_values=(2, 4, 6, 8, 10, 12), blocks=200, seed=0
     N(0,1): sampling noise for exact PFR, noise plus bias for ORC.
 
     Args:
-        algorithms (list of str): "pfr", "orc".
+        algorithms (list of str): "pfr", "orc", "hybrid" (bits include the header bits of M).
         dims (int): dimensions per block.
         kl_values (list of float): KL of a block in bits.
         blocks (int): blocks (independent samples) per row.
@@ -148,9 +148,10 @@ def steps(algorithms, dims=1, kl_values=(2, 4, 6, 8, 10, 12), blocks=200, seed=0
     Returns:
         list of dict rows with keys STEPS_COLUMNS.
     """
+    known = codec.ALGORITHMS + codec.OTHER_ALGORITHMS
     for algorithm in algorithms:
-        if algorithm not in codec.ALGORITHMS:
-            raise InputError(f"unknown algorithm {algorithm!r}; choose from {', '.join(codec.ALGORITHMS)}")
+        if algorithm not in known:
+            raise InputError(f"unknown algorithm {algorithm!r}; choose from {', '.join(known)}")
     rows = []
     for kl in kl_values:
         one = gaussian_with_kl(dims, kl)
@@ -168,10 +169,12 @@ def steps(algorithms, dims=1, kl_values=(2, 4, 6, 8, 10, 12), blocks=200, seed=0
                 "blocks": blocks,
                 "mean_steps": round(float(result.steps.mean()), 1),
                 "median_steps": float(np.median(result.steps)),
-                "mean_bits": round(result.payload_bits / blocks, 3),
+                # hybrid: the header bytes that describe the widths M count too
+                "mean_bits": round((result.payload_bits + result.extra.get("m_bits", 0)) / blocks, 3),
                 "bits_bound": round(kl + math.log2(kl + 1) + 4, 3),
                 "ks_stat": round(float(stats.kstest(standardised, "norm").statistic), 4),
                 "encode_seconds": round(result.seconds, 4),
+                "log2_prod_m": result.extra.get("mean_log2_m", ""),
             })
     return rows
 

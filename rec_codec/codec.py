@@ -32,9 +32,12 @@ __all__ = [
     "encode",
     "decode",
     "default_orc_candidates",
+    "OTHER_ALGORITHMS",
 ]
 
 ALGORITHMS = ("pfr", "orc")
+# Algorithms that live in their own module; encode and decode hand them over.
+OTHER_ALGORITHMS = ("hybrid",)
 DEFAULT_BLOCK_BITS = 16.0
 DEFAULT_MAX_STEPS = 2**31
 # A block closes before its D_inf passes the KL budget by this much: PFR's steps grow as
@@ -235,7 +238,7 @@ def _layout_information_bits(lengths, mean, std):
 
 
 def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, block_dims=None,
-           orc_candidates=None, index_model=None, max_steps=DEFAULT_MAX_STEPS, progress=None):
+           orc_candidates=None, index_model=None, max_steps=DEFAULT_MAX_STEPS, progress=None, **options):
     """Encode one sample of the target into a reccodec file.
 
     Args:
@@ -249,11 +252,20 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         index_model (EmpiricalIndexModel or None): index code; default Zipf.
         max_steps (int): PFR's cap on candidates per block.
         progress (callable or None): progress(blocks_done, blocks_total).
+        **options: options of "hybrid" (``eps``, ``search``; see ``hybrid.encode_hybrid``).
     Returns:
         EncodeResult.
     Raises:
         InputError: invalid target, prior, seed or options.
     """
+    if algorithm == "hybrid":
+        from .hybrid import encode_hybrid
+
+        return encode_hybrid(target, seed, prior=prior, block_bits=block_bits, block_dims=block_dims,
+                             orc_candidates=orc_candidates, index_model=index_model, max_steps=max_steps,
+                             progress=progress, **options)
+    if options:
+        raise InputError(f"option {sorted(options)[0]!r} applies to --algorithm hybrid only")
     started = time.perf_counter()
     _check_algorithm(algorithm)
     split_seed(seed)
@@ -362,7 +374,7 @@ def decode(data, seed, prior=None, index_model=None):
         InputError: a prior of the wrong shape or an invalid seed.
     """
     header, words = container.unpack(data)
-    if header.algorithm not in ALGORITHMS:
+    if header.algorithm not in ALGORITHMS + OTHER_ALGORITHMS:
         raise FormatError(f"this reccodec cannot decode algorithm {header.algorithm!r} files")
     split_seed(seed)
     shape = tuple(header.shape)
@@ -378,6 +390,10 @@ def decode(data, seed, prior=None, index_model=None):
     zipf_bits = header.params.get("zipf_bits")
     if zipf_bits is None or zipf_bits < 0:
         raise FormatError("the file lacks its index-code parameter")
+    if header.algorithm == "hybrid":
+        from .hybrid import decode_hybrid
+
+        return decode_hybrid(header, words, seed, prior, index_model)
     reader = PayloadReader(words)
     layout = _decode_layout(header, reader, num_dims)
     indices = reader.read_indices(layout.num_blocks, _octaves(index_model, zipf_bits))

@@ -99,6 +99,15 @@ PARAMS: dict[str, tuple[int, str]] = {
     "max_steps": (8, "varint"),
     # KL budget that sets the Zipf exponent of the index code (the mean block KL).
     "zipf_bits": (9, "f32"),
+    # Hybrid coding (ids 20-29): the tail mass eps of the truncated target, and the widths
+    # M_d = 2^e_d as the smallest e and the number of levels (e_d - min is in the payload).
+    "hybrid_eps": (20, "f64"),
+    "hybrid_log2m_min": (21, "varint"),
+    "hybrid_log2m_levels": (22, "varint"),
+    # Universal quantization (ids 30-39): the prior family (0 Gaussian, 1 Laplace) and the
+    # soft rounding sharpness (absent: plain rounding).
+    "uq_family": (30, "varint"),
+    "uq_alpha": (31, "f64"),
 }
 
 _FLAG_APPROXIMATE = 0x01

@@ -498,6 +498,20 @@ class PayloadWriter:
         if op is not None:
             self._parts.append([op])
 
+    def add_quantized_laplace(self, values: Any, low: int, high: int, loc: Any, scale: Any) -> None:
+        """Add integers in ``[low, high]`` under a Laplace quantized to unit bins.
+
+        As :meth:`add_quantized_gaussian`, with a location and a scale (> 0) per value.
+
+        Raises:
+            InputError: as :meth:`add_quantized_gaussian`.
+        """
+        self._check_open()
+        v = _as_int_array(values, "values")
+        op = _gaussian_op(v, v.size, low, high, loc, scale, family="laplace")
+        if op is not None:
+            self._parts.append([op])
+
     def add_categorical(self, values: Any, probabilities: Any) -> None:
         """Add symbols ``0 <= values < n_symbols`` under explicit probabilities.
 
@@ -544,8 +558,8 @@ class PayloadWriter:
         return coder.get_compressed().astype("<u4")
 
 
-def _gaussian_op(values, count, low, high, mean, std) -> tuple | None:
-    """Check a quantized Gaussian part; None when there is nothing to code."""
+def _gaussian_op(values, count, low, high, mean, std, family="gaussian") -> tuple | None:
+    """Check a quantized Gaussian (or Laplace) part; None when there is nothing to code."""
     low = _as_int(low, "low")
     high = _as_int(high, "high")
     if low > high:
@@ -567,7 +581,10 @@ def _gaussian_op(values, count, low, high, mean, std) -> tuple | None:
     if count == 0 or low == high:
         return None
     symbols = None if values is None else values.astype(np.int32)
-    model = constriction.stream.model.QuantizedGaussian(low, high)
+    if family == "laplace":
+        model = constriction.stream.model.QuantizedLaplace(low, high)
+    else:
+        model = constriction.stream.model.QuantizedGaussian(low, high)
     return (symbols, model, (mu, sd), count)
 
 
@@ -690,6 +707,23 @@ class PayloadReader:
         self._check_open()
         count = _as_count(count)
         op = _gaussian_op(None, count, low, high, mean, std)
+        if op is None:
+            return np.full(count, _as_int(low, "low"), dtype=np.int64)
+        values = self._decode(op)
+        if values.min() < _as_int(low, "low") or values.max() > _as_int(high, "high"):
+            raise FormatError(_CORRUPT)
+        return values
+
+    def read_quantized_laplace(self, count: int, low: int, high: int, loc: Any, scale: Any) -> np.ndarray:
+        """Read values written by :meth:`PayloadWriter.add_quantized_laplace`.
+
+        Raises:
+            InputError: for bad arguments.
+            FormatError: if the payload is corrupt or truncated.
+        """
+        self._check_open()
+        count = _as_count(count)
+        op = _gaussian_op(None, count, low, high, loc, scale, family="laplace")
         if op is None:
             return np.full(count, _as_int(low, "low"), dtype=np.int64)
         values = self._decode(op)
