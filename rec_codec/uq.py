@@ -40,7 +40,8 @@ import numpy as np
 from . import container
 from .entropy import PayloadReader, PayloadWriter, zipf_lambda, zipf_octave_probabilities
 from .errors import FormatError, InputError, MismatchError
-from .rng import STREAM_DITHER, fill_uniforms, split_seed, stream_word
+from .philox_numpy import philox_uniforms
+from .seed import STREAM_DITHER, split_seed
 from .soft_round import check_alpha, soft_round, soft_round_conditional_mean, soft_round_inverse
 
 __all__ = [
@@ -167,11 +168,7 @@ def dither(seed, count):
     Returns:
         np.ndarray: float64 of shape (count,).
     """
-    k0, k1 = split_seed(seed)
-    out = np.empty(int(count))
-    fill_uniforms(out, np.int64(0), np.int64(0), np.int64(stream_word(STREAM_DITHER, 0)), k0, k1)
-    out -= 0.5
-    return out
+    return philox_uniforms(seed, STREAM_DITHER, 0, 0, int(count)) - 0.5
 
 
 def _effective_dither(u, alpha):
