@@ -20,9 +20,9 @@ def test_readme_starts_with_the_example_and_the_test_command():
     assert "python3 -m pytest -q\n" in ci
 
 
-def _make(target, tmp_path):
+def _make(target, tmp_path, example="latent"):
     cli = f"{sys.executable} -m reccodec_cli.main"
-    return subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "examples", "latent"), target,
+    return subprocess.run(["make", "-s", "-C", os.path.join(ROOT, "examples", example), target,
                            f"OUT={tmp_path}", f"RECCODEC={cli}", f"PYTHON={sys.executable}"],
                           capture_output=True, text=True, timeout=600)
 
@@ -39,6 +39,12 @@ def test_example_makefile_with_an_empirical_index_model(tmp_path):
     done = _make("empirical", tmp_path)
     assert done.returncode == 0, done.stderr
     assert "round trip    bit for bit" in done.stdout
+
+
+def test_uq_example_makefile_quantizes_within_half_a_step(tmp_path):
+    done = _make("report", tmp_path, "uq")
+    assert done.returncode == 0, done.stderr
+    assert "within 1/2     yes" in done.stdout
 
 
 def test_readme_python_example_runs():
