@@ -35,7 +35,9 @@ __all__ = [
     "default_orc_candidates",
 ]
 
-ALGORITHMS = ("pfr", "orc")
+ALGORITHMS = ("pfr", "orc", "sp-pfr", "sp-orc")
+# Space-partitioned algorithms, handled by rec_codec.partition.
+SP_ALGORITHMS = ("sp-pfr", "sp-orc")
 DEFAULT_BLOCK_BITS = 16.0
 DEFAULT_MAX_STEPS = 2**31
 # A block closes before its D_inf passes the KL budget by this much: PFR's steps grow as
@@ -228,7 +230,7 @@ def _layout_information_bits(lengths, mean, std):
 
 
 def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, block_dims=None,
-           orc_candidates=None, index_model=None, max_steps=DEFAULT_MAX_STEPS, progress=None):
+           orc_candidates=None, index_model=None, max_steps=DEFAULT_MAX_STEPS, progress=None, mi_profile=None):
     """Encode one sample of the target into a reccodec file.
 
     Args:
@@ -242,6 +244,8 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         index_model (EmpiricalIndexModel or None): index code; default Zipf.
         max_steps (int): PFR's cap on candidates per block.
         progress (callable or None): progress(blocks_done, blocks_total).
+        mi_profile (array_like or None): per-dimension MI in bits for sp-pfr and sp-orc
+            (see ``rec_codec.partition``).
     Returns:
         EncodeResult.
     Raises:
@@ -249,6 +253,13 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
     """
     started = time.perf_counter()
     _check_algorithm(algorithm)
+    if algorithm in SP_ALGORITHMS:
+        from .partition import encode_partitioned
+
+        return encode_partitioned(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates,
+                                  index_model, max_steps, progress, mi_profile=mi_profile)
+    if mi_profile is not None:
+        raise InputError("--mi-profile applies to sp-pfr and sp-orc only")
     split_seed(seed)
     prior = _resolve_prior(target, prior)
     if int(max_steps) < 1:
@@ -339,7 +350,7 @@ def _check_index_model(header, index_model):
                             f"file has {stored:08x})")
 
 
-def decode(data, seed, prior=None, index_model=None):
+def decode(data, seed, prior=None, index_model=None, mi_profile=None):
     """Decode a reccodec file into the encoder's sample, bit for bit.
 
     Args:
@@ -347,6 +358,7 @@ def decode(data, seed, prior=None, index_model=None):
         seed (int): the encoder's seed.
         prior (DiagonalGaussian or None): the encoder's prior; default N(0, 1).
         index_model (EmpiricalIndexModel or None): the encoder's index model, if it used one.
+        mi_profile (array_like or None): the encoder's MI profile (sp-pfr, sp-orc), if any.
     Returns:
         np.ndarray: float64 sample of the target's shape.
     Raises:
@@ -355,6 +367,12 @@ def decode(data, seed, prior=None, index_model=None):
         InputError: a prior of the wrong shape or an invalid seed.
     """
     header, words = container.unpack(data)
+    if header.algorithm in SP_ALGORITHMS:
+        from .partition import decode_partitioned
+
+        return decode_partitioned(header, words, seed, prior, index_model, mi_profile)
+    if mi_profile is not None:
+        raise MismatchError("this file was coded without an MI profile; do not pass --mi-profile")
     if header.algorithm not in ALGORITHMS:
         raise FormatError(f"this reccodec cannot decode algorithm {header.algorithm!r} files")
     split_seed(seed)
