@@ -89,6 +89,14 @@ def _load_index_model(value):
     return EmpiricalIndexModel.load(value)
 
 
+def _load_mi_profile(path):
+    if path is None:
+        return None
+    from rec_codec.partition import load_mi_profile
+
+    return load_mi_profile(path)
+
+
 def _progress(quiet, label):
     if quiet or not sys.stderr.isatty():
         return None
@@ -123,13 +131,15 @@ def cli():
 @click.option("--index-model", metavar="zipf|MODEL.npz", help="Index code: zipf (default) or a fitted model.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=codec.DEFAULT_MAX_STEPS, show_default=True,
               help="PFR's cap on candidates per block.")
+@click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy",
+              help="sp-pfr/sp-orc: per-dimension MI in bits, held by both sides.")
 @click.option("--sample-out", metavar="CHOSEN.npy", help="Also write the encoder's sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
 @friendly_errors
 def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, orc_candidates, index_model,
-           max_steps, sample_out, as_json, force, quiet):
+           max_steps, mi_profile_path, sample_out, as_json, force, quiet):
     """Encode one sample of the Gaussian target in TARGET.npz (arrays mean, std)."""
     _check_output(output, force)
     if sample_out is not None:
@@ -143,7 +153,8 @@ def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, 
     model = _load_index_model(index_model)
     result = codec.encode(q, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
                           block_dims=block_dims, orc_candidates=orc_candidates, index_model=model,
-                          max_steps=max_steps, progress=_progress(quiet, "encoding"))
+                          max_steps=max_steps, progress=_progress(quiet, "encoding"),
+                          mi_profile=_load_mi_profile(mi_profile_path))
     _write_output(output, result.data)
     if sample_out is not None:
         try:
@@ -167,14 +178,16 @@ def encode(target, output, seed, algorithm, prior_path, block_bits, block_dims, 
 @click.option("--seed", type=SEED, required=True, help="The encoder's seed.")
 @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="The encoder's prior (default N(0,1)).")
 @click.option("--index-model", metavar="zipf|MODEL.npz", help="The encoder's index model, if not Zipf.")
+@click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy", help="The encoder's MI profile, if any.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @friendly_errors
-def decode(source, output, seed, prior_path, index_model, force):
+def decode(source, output, seed, prior_path, index_model, mi_profile_path, force):
     """Decode IN.rec into the encoder's sample (float64, the target's shape)."""
     _check_output(output, force)
     data = _read_input(source)
     prior = load_gaussian(prior_path) if prior_path else None
-    sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model))
+    sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model),
+                          mi_profile=_load_mi_profile(mi_profile_path))
     _write_output(output, npy_bytes(sample))
 
 
@@ -287,6 +300,11 @@ def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_p
     _report(rows, bench_lib.STEPS_COLUMNS, json_path, csv_path)
     if plot_path:
         bench_lib.plot_steps(rows, plot_path)
+
+
+from reccodec_cli.partition_commands import register as _register_partition  # noqa: E402
+
+_register_partition(cli, bench, friendly_errors, _check_output, _write_output)
 
 
 def main(argv=None):
