@@ -292,9 +292,25 @@ def bench_throughput(dims, dinf, blocks, threads, json_path, csv_path):
 @click.option("--json", "json_path", metavar="F")
 @click.option("--csv", "csv_path", metavar="F")
 @click.option("--plot", "plot_path", metavar="F.png", help="Plot steps against KL (needs matplotlib).")
+@click.option("--study", type=click.Choice(["core", "partition"]), default="core", show_default=True,
+              help="partition: the 5-D PFR vs SP-PFR/ORC vs SP-ORC study (options below).")
+@click.option("--mi", "mis", default="2,4,6,8,10,12,14,16", show_default=True, help="partition: MI values in bits.")
+@click.option("--mmd-mi", "mmd_mis", default="4,8,12", show_default=True, help="partition: MI values of the MMD part.")
+@click.option("--mmd-blocks", type=click.IntRange(min=10), default=1000, show_default=True,
+              help="partition: samples per MMD measurement.")
 @friendly_errors
-def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_path):
+def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_path, study, mis, mmd_mis,
+                mmd_blocks):
     """Steps, bits and time against KL and D_inf for each algorithm."""
+    if study == "partition":
+        from rec_codec import bench_partition
+
+        rows = bench_partition.partition_study(_list(mis, float), blocks=blocks, seed=seed,
+                                               mmd_mi_values=_list(mmd_mis, float), mmd_blocks=mmd_blocks)
+        _report(rows, bench_partition.STUDY_COLUMNS, json_path, csv_path)
+        if plot_path:
+            bench_partition.plot_partition_study(rows, plot_path)
+        return
     bench_lib = _bench_lib()
     rows = bench_lib.steps(_list(algorithms, str), dims=dims, kl_values=_list(kls, float), blocks=blocks, seed=seed)
     _report(rows, bench_lib.STEPS_COLUMNS, json_path, csv_path)

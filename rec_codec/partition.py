@@ -345,7 +345,8 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
             raise InputError(
                 f"block {worst} (dimensions {start}..{start + int(layout.lengths[worst]) - 1}) has D_inf(Q||P') "
                 f"{block_dinf[worst]:.1f} bits: SP-PFR would need about 2^{block_dinf[worst]:.0f} candidates, more "
-                f"than --max-steps {max_steps}; use smaller blocks, an MI profile or --algorithm sp-orc")
+                f"than --max-steps {max_steps}; use smaller blocks" + ("" if flat_profile is not None else ", an MI profile")
+                + " or --algorithm sp-orc")
     bins, local, steps, _, block_dinf = _search(flat_target, flat_prior, seed, layout, nbins, num_candidates,
                                                  max_steps, progress)
     if (local < 0).any():

@@ -229,3 +229,26 @@ def test_cli_decode_without_the_profile_fails_cleanly(files):
     fails(files, "decode", files / "a.rec", "-o", files / "s.npy", "--seed", "3", fragments=("--mi-profile",))
     result = run_cli("mi-profile", files / "t.npz", "-o", files / "q.npy")
     assert result.code == 1 and "batch" in result.err
+
+
+def test_cli_bench_steps_partition_study_writes_rows_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = ok("bench", "steps", "--study", "partition", "--mi", "4,8", "--blocks", "20", "--mmd-mi", "",
+                "--json", tmp_path / "s.json", "--csv", tmp_path / "s.csv", "--plot", tmp_path / "s.png")
+    import json
+
+    rows = json.loads((tmp_path / "s.json").read_text())
+    assert {r["algorithm"] for r in rows} == {"pfr", "sp-pfr"} and len(rows) == 4
+    for key in ("algorithm", "dims", "kl_bits", "dinf_bits", "mean_steps", "median_steps", "mean_bits",
+                "encode_seconds"):
+        assert key in rows[0]
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    assert b"sp-pfr" in result.out
+
+
+def test_mmd_of_exact_normal_samples_is_small_and_of_shifted_ones_large():
+    from rec_codec.bench_partition import mmd_to_standard_normal
+
+    rng = np.random.default_rng(0)
+    assert mmd_to_standard_normal(rng.normal(size=(800, 5))) < 0.05
+    assert mmd_to_standard_normal(rng.normal(size=(800, 5)) + 0.5) > 0.1
