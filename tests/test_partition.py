@@ -252,3 +252,10 @@ def test_mmd_of_exact_normal_samples_is_small_and_of_shifted_ones_large():
     rng = np.random.default_rng(0)
     assert mmd_to_standard_normal(rng.normal(size=(800, 5))) < 0.05
     assert mmd_to_standard_normal(rng.normal(size=(800, 5)) + 0.5) > 0.1
+
+
+def test_fit_index_model_refuses_partitioned_algorithms():
+    from rec_codec.training import fit_index_model
+
+    with pytest.raises(InputError, match="fit-index-model"):
+        fit_index_model(DiagonalGaussian(np.zeros((2, 3)), np.full((2, 3), 0.5)), 1, algorithm="sp-pfr")
