@@ -89,6 +89,14 @@ def _load_index_model(value):
     return EmpiricalIndexModel.load(value)
 
 
+def _load_mi_profile(path):
+    if path is None:
+        return None
+    from rec_codec.partition import load_mi_profile
+
+    return load_mi_profile(path)
+
+
 def _progress(quiet, label):
     if quiet or not sys.stderr.isatty():
         return None
@@ -143,13 +151,15 @@ def cli():
 @click.option("--index-model", metavar="zipf|MODEL.npz", help="Index code: zipf (default) or a fitted model.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=codec.DEFAULT_MAX_STEPS, show_default=True,
               help="PFR's cap on candidates per block.")
+@click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy",
+              help="sp-pfr/sp-orc: per-dimension MI in bits, held by both sides.")
 @click.option("--sample-out", metavar="CHOSEN.npy", help="Also write the encoder's sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
 @friendly_errors
 def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_search, block_bits, block_dims,
-           orc_candidates, index_model, max_steps, sample_out, as_json, force, quiet):
+           orc_candidates, index_model, max_steps, mi_profile_path, sample_out, as_json, force, quiet):
     """Encode one sample of the Gaussian target in TARGET.npz (arrays mean, std).
 
     With --algorithm uq, TARGET.npz holds y and its prior (mean/std or loc/scale) instead."""
@@ -162,6 +172,8 @@ def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_searc
             raise CliError("--sample-out and -o name the same file")
         _check_output(sample_out, force)
     if algorithm == "uq":
+        if mi_profile_path is not None:
+            raise CliError("--mi-profile applies to sp-pfr and sp-orc only")
         y, uq_prior = (uq.load_uq_values_bytes(sys.stdin.buffer.read(), "stdin") if target == "-"
                        else uq.load_uq_values(target))
         result = uq.encode_uq(y, uq_prior, seed, **options)
@@ -171,7 +183,8 @@ def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_searc
         model = _load_index_model(index_model)
         result = codec.encode(q, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
                               block_dims=block_dims, orc_candidates=orc_candidates, index_model=model,
-                              max_steps=max_steps, progress=_progress(quiet, "encoding"), **options)
+                              max_steps=max_steps, progress=_progress(quiet, "encoding"),
+                              mi_profile=_load_mi_profile(mi_profile_path), **options)
     _write_output(output, result.data)
     if sample_out is not None:
         try:
@@ -199,9 +212,10 @@ def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_searc
 @click.option("--seed", type=SEED, required=True, help="The encoder's seed.")
 @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="The encoder's prior (default N(0,1)).")
 @click.option("--index-model", metavar="zipf|MODEL.npz", help="The encoder's index model, if not Zipf.")
+@click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy", help="The encoder's MI profile, if any.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @friendly_errors
-def decode(source, output, seed, prior_path, index_model, force):
+def decode(source, output, seed, prior_path, index_model, mi_profile_path, force):
     """Decode IN.rec into the encoder's sample (float64, the target's shape)."""
     _check_output(output, force)
     data = _read_input(source)
@@ -209,7 +223,8 @@ def decode(source, output, seed, prior_path, index_model, force):
         sample = uq.decode_uq(data, seed, uq.load_uq_prior(prior_path) if prior_path else None)
     else:
         prior = load_gaussian(prior_path) if prior_path else None
-        sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model))
+        sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model),
+                              mi_profile=_load_mi_profile(mi_profile_path))
     _write_output(output, npy_bytes(sample))
 
 
@@ -317,14 +332,35 @@ def bench_throughput(dims, dinf, blocks, threads, json_path, csv_path):
 @click.option("--json", "json_path", metavar="F")
 @click.option("--csv", "csv_path", metavar="F")
 @click.option("--plot", "plot_path", metavar="F.png", help="Plot steps against KL (needs matplotlib).")
+@click.option("--study", type=click.Choice(["core", "partition"]), default="core", show_default=True,
+              help="partition: the 5-D PFR vs SP-PFR/ORC vs SP-ORC study (options below).")
+@click.option("--mi", "mis", default="2,4,6,8,10,12,14,16", show_default=True, help="partition: MI values in bits.")
+@click.option("--mmd-mi", "mmd_mis", default="4,8,12", show_default=True, help="partition: MI values of the MMD part.")
+@click.option("--mmd-blocks", type=click.IntRange(min=10), default=1000, show_default=True,
+              help="partition: samples per MMD measurement.")
 @friendly_errors
-def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_path):
+def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_path, study, mis, mmd_mis,
+                mmd_blocks):
     """Steps, bits and time against KL and D_inf for each algorithm."""
+    if study == "partition":
+        from rec_codec import bench_partition
+
+        rows = bench_partition.partition_study(_list(mis, float), blocks=blocks, seed=seed,
+                                               mmd_mi_values=_list(mmd_mis, float), mmd_blocks=mmd_blocks)
+        _report(rows, bench_partition.STUDY_COLUMNS, json_path, csv_path)
+        if plot_path:
+            bench_partition.plot_partition_study(rows, plot_path)
+        return
     bench_lib = _bench_lib()
     rows = bench_lib.steps(_list(algorithms, str), dims=dims, kl_values=_list(kls, float), blocks=blocks, seed=seed)
     _report(rows, bench_lib.STEPS_COLUMNS, json_path, csv_path)
     if plot_path:
         bench_lib.plot_steps(rows, plot_path)
+
+
+from reccodec_cli.partition_commands import register as _register_partition  # noqa: E402
+
+_register_partition(cli, bench, friendly_errors, _check_output, _write_output)
 
 
 def main(argv=None):

@@ -193,8 +193,7 @@ def format_csv(rows, columns):
     return "\n".join(lines) + "\n"
 
 
-def plot_steps(rows, path):
-    """Plot mean steps (log scale) against KL and D_inf, one line per algorithm."""
+def _pyplot():
     try:
         import matplotlib
 
@@ -202,6 +201,12 @@ def plot_steps(rows, path):
         import matplotlib.pyplot as plt
     except ImportError:
         raise InputError("--plot needs matplotlib: pip install 'reccodec[plot]'") from None
+    return plt
+
+
+def plot_steps(rows, path):
+    """Plot mean steps (log scale) against KL and D_inf, one line per algorithm."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for algorithm in sorted({r["algorithm"] for r in rows}):
         mine = [r for r in rows if r["algorithm"] == algorithm]

@@ -33,9 +33,12 @@ __all__ = [
     "decode",
     "default_orc_candidates",
     "OTHER_ALGORITHMS",
+    "SP_ALGORITHMS",
 ]
 
-ALGORITHMS = ("pfr", "orc")
+ALGORITHMS = ("pfr", "orc", "sp-pfr", "sp-orc")
+# Space-partitioned algorithms, handled by rec_codec.partition.
+SP_ALGORITHMS = ("sp-pfr", "sp-orc")
 # Algorithms that live in their own module; encode and decode hand them over.
 OTHER_ALGORITHMS = ("hybrid",)
 DEFAULT_BLOCK_BITS = 16.0
@@ -238,7 +241,8 @@ def _layout_information_bits(lengths, mean, std):
 
 
 def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, block_dims=None,
-           orc_candidates=None, index_model=None, max_steps=DEFAULT_MAX_STEPS, progress=None, **options):
+           orc_candidates=None, index_model=None, max_steps=DEFAULT_MAX_STEPS, progress=None, mi_profile=None,
+           **options):
     """Encode one sample of the target into a reccodec file.
 
     Args:
@@ -253,11 +257,15 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         max_steps (int): PFR's cap on candidates per block.
         progress (callable or None): progress(blocks_done, blocks_total).
         **options: options of "hybrid" (``eps``, ``search``; see ``hybrid.encode_hybrid``).
+        mi_profile (array_like or None): per-dimension MI in bits for sp-pfr and sp-orc
+            (see ``rec_codec.partition``).
     Returns:
         EncodeResult.
     Raises:
         InputError: invalid target, prior, seed or options.
     """
+    if mi_profile is not None and algorithm not in SP_ALGORITHMS:
+        raise InputError("--mi-profile applies to sp-pfr and sp-orc only")
     if algorithm == "hybrid":
         from .hybrid import encode_hybrid
 
@@ -268,6 +276,11 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         raise InputError(f"option {sorted(options)[0]!r} applies to --algorithm hybrid only")
     started = time.perf_counter()
     _check_algorithm(algorithm)
+    if algorithm in SP_ALGORITHMS:
+        from .partition import encode_partitioned
+
+        return encode_partitioned(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates,
+                                  index_model, max_steps, progress, mi_profile=mi_profile)
     split_seed(seed)
     prior = _resolve_prior(target, prior)
     if int(max_steps) < 1:
@@ -358,7 +371,7 @@ def _check_index_model(header, index_model):
                             f"file has {stored:08x})")
 
 
-def decode(data, seed, prior=None, index_model=None):
+def decode(data, seed, prior=None, index_model=None, mi_profile=None):
     """Decode a reccodec file into the encoder's sample, bit for bit.
 
     Args:
@@ -366,6 +379,7 @@ def decode(data, seed, prior=None, index_model=None):
         seed (int): the encoder's seed.
         prior (DiagonalGaussian or None): the encoder's prior; default N(0, 1).
         index_model (EmpiricalIndexModel or None): the encoder's index model, if it used one.
+        mi_profile (array_like or None): the encoder's MI profile (sp-pfr, sp-orc), if any.
     Returns:
         np.ndarray: float64 sample of the target's shape.
     Raises:
@@ -374,6 +388,12 @@ def decode(data, seed, prior=None, index_model=None):
         InputError: a prior of the wrong shape or an invalid seed.
     """
     header, words = container.unpack(data)
+    if header.algorithm in SP_ALGORITHMS:
+        from .partition import decode_partitioned
+
+        return decode_partitioned(header, words, seed, prior, index_model, mi_profile)
+    if mi_profile is not None:
+        raise MismatchError("this file was coded without an MI profile; do not pass --mi-profile")
     if header.algorithm not in ALGORITHMS + OTHER_ALGORITHMS:
         raise FormatError(f"this reccodec cannot decode algorithm {header.algorithm!r} files")
     split_seed(seed)

@@ -108,6 +108,14 @@ PARAMS: dict[str, tuple[int, str]] = {
     # soft rounding sharpness (absent: plain rounding).
     "uq_family": (30, "varint"),
     "uq_alpha": (31, "f64"),
+    # Space partitioning (SP-PFR, SP-ORC): ids 40-59.
+    # Bits between a block's MI and log2 of its bins (with an MI profile).
+    "sp_margin_bits": (40, "f32"),
+    # CRC32 of the MI profile that sets the bins and the layout; absent: no profile.
+    "mi_profile": (41, "u32"),
+    # Quantized Gaussian model of the coded log2 J_d (without a profile).
+    "sp_exp_mean": (42, "f32"),
+    "sp_exp_std": (43, "f32"),
 }
 
 _FLAG_APPROXIMATE = 0x01

@@ -17,6 +17,17 @@ encoder can then draw one dimension for a batch of candidates, and the other dim
 only for the few candidates that could still win; the decoder draws the d uniforms of
 candidate n directly, in O(d). Different streams never share a counter, hence a state.
 
+Space-partitioned candidates (SP-PFR, SP-ORC) are keyed by a bin j (a flat int64 over the
+block's bins) and a local index m instead of a global n. Each bin has its own Philox key,
+the first two words of the call
+
+    c0, c1 = low and high 32 bits of j,   c2 = block,   c3 = STREAM_BIN
+
+under the seed (``bin_key``), and under that key dimension k of candidate m of the bin is
+the half ``k & 1`` of the call with counter (c0, c1 = m, c2 = k >> 1, c3 = 0)
+(``bin_uniform``). The decoder rebuilds candidate (j, m) with one call for the key and
+d/2 calls for its uniforms, in O(d). Two bins share a key with probability 2^-64.
+
 numpy's own ``numpy.random.Philox`` is the 4x64 variant; this module is checked bit for bit
 against Random123's published known answers and against ``randomgen``'s Philox4x32.
 """
@@ -55,6 +66,9 @@ __all__ = [
     "normals",
     "exponentials",
     "ndtri_as241",
+    "bin_key",
+    "bin_uniform",
+    "bin_uniform_pair",
 ]
 
 
@@ -134,6 +148,33 @@ def fill_uniforms(out, start, block, stream, k0, k1):
     if j < n:
         u0, _ = uniform_pair(call, block, stream, k0, k1)
         out[j] = u0
+
+
+@numba.njit(cache=True, inline="always")
+def bin_key(j, block, k0, k1):
+    """Key words (uint64 holding 32 bits) of the generator of bin ``j`` of ``block``."""
+    w0, w1, _, _ = philox4x32(
+        np.uint64(j) & _MASK32, np.uint64(j) >> _S32, np.uint64(block), np.uint64(STREAM_BIN), k0, k1
+    )
+    return w0, w1
+
+
+@numba.njit(cache=True, inline="always")
+def bin_uniform_pair(m, pair, kb0, kb1):
+    """Uniforms of dimensions 2 pair and 2 pair + 1 of candidate ``m`` of a bin's key."""
+    w0, w1, w2, w3 = philox4x32(
+        np.uint64(m) & _MASK32, np.uint64(m) >> _S32, np.uint64(pair), np.uint64(0), kb0, kb1
+    )
+    return words_to_uniform(w0, w1), words_to_uniform(w2, w3)
+
+
+@numba.njit(cache=True, inline="always")
+def bin_uniform(m, k, kb0, kb1):
+    """Uniform of dimension ``k`` of candidate ``m`` of the bin whose key is (kb0, kb1)."""
+    w0, w1, w2, w3 = philox4x32(
+        np.uint64(m) & _MASK32, np.uint64(m) >> _S32, np.uint64(k >> 1), np.uint64(0), kb0, kb1
+    )
+    return words_to_uniform(w2, w3) if k & 1 else words_to_uniform(w0, w1)
 
 
 # Wichura, "Algorithm AS 241: the percentage points of the normal distribution" (PPND16),

@@ -28,6 +28,8 @@ def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT
     Raises:
         InputError: a batch without a leading axis or of the wrong shape.
     """
+    if algorithm in ("sp-pfr", "sp-orc"):
+        raise InputError(f"fit-index-model supports pfr and orc; {algorithm} files use the Zipf index code")
     if train.mean.ndim < 2 or train.shape[0] < 1:
         raise InputError(f"training targets need a leading batch axis, shape (N, ...), got {train.shape}")
     item_shape = train.shape[1:]

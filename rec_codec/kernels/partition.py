@@ -1,0 +1,246 @@
+"""Space-partitioned PFR and ORC (SP-PFR, SP-ORC): bin weights, block search, candidates.
+
+He, Flamich & Hernandez-Lobato, "Accelerating relative entropy coding with space
+partitioning", NeurIPS 2024. Dimension d of a block is cut into J_d intervals of equal
+prior mass, I_{d,k} = [F^-1(k/J_d), F^-1((k+1)/J_d)); a bin j is one interval per
+dimension. The encoder runs PFR (or ORC) on
+
+    P'(x) = J pi(j(x)) p(x),   r'(x) = q(x) / (p(x) J pi(j(x))),
+
+drawing a candidate by picking bin j with probability pi(j) = prod_d pi_d(k_d) (from its
+private stream) and then a point of P inside the bin from the bin's shared generator
+(``rng.bin_key``): candidate m of bin j has x_d = F^-1((k_d + U_d) / J_d). A Poisson
+process on P' is the superposition of one process per bin, so the decoder rebuilds the
+chosen point from (j, m) alone, m counting the earlier candidates of the same bin, and never
+needs pi. This is exact for PFR for any pi > 0 where Q has mass.
+
+The weights are pi_d(k) ∝ M_{d,k} = sup over I_{d,k} of q_d/p_d, the ratio at the mode of
+the (concave) log ratio clipped into the interval. Then log r'_d = log r_d - log M_{d,k} +
+log mean_k M_{d,k} <= log mean_k M_{d,k} = r'_max,d, so D_inf(Q||P') = sum_d log2 mean_k
+M_{d,k}, the least any pi reaches for these bins; everything is kept in log space. A
+dimension whose ratio is unbounded (target wider than prior; ORC only) gets uniform weights.
+
+The interval filter of plain PFR (``ratio.acceptance_intervals``) does not carry over: a
+candidate's bin, hence its ratio offset, is drawn before its position, and every
+candidate's bin must be drawn anyway to count local indices. The search instead stops
+adding up a candidate's log ratio as soon as the dimensions left cannot lift it past the
+best score, and the steps are few (about 2^D_inf(Q||P')).
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from ..rng import (
+    STREAM_ARRIVAL,
+    bin_key,
+    bin_uniform_pair,
+    fill_uniforms,
+    ndtri_as241,
+    stream_word,
+)
+
+BATCH = 64
+# Slack on r'_max in the stopping rule: the sup of a bin and a candidate inside it are
+# computed by two roundings of the inverse CDF, which may differ in the last bits.
+_LOG_SLACK = 1e-9
+
+
+@numba.njit(cache=True)
+def bin_boundary(k, nbins):
+    """z = Phi^-1(k / nbins), computed from the nearer tail (k in 1..nbins-1)."""
+    if 2 * k <= nbins:
+        return ndtri_as241(k / nbins)
+    return -ndtri_as241((nbins - k) / nbins)
+
+
+@numba.njit(cache=True)
+def bin_normal(k, u, nbins):
+    """z = Phi^-1((k + u) / nbins) for u in (0, 1), from the nearer tail."""
+    if 2 * k < nbins:
+        return ndtri_as241((k + u) / nbins)
+    return -ndtri_as241((nbins - 1 - k + (1.0 - u)) / nbins)
+
+
+@numba.njit(cache=True)
+def bin_tables(a, b, c, lrmax, nbins, tstart, offset, cum, lrmax_p):
+    """Fill the encoder's tables of every dimension.
+
+    Args:
+        a, b, c, lrmax: per-dimension log-ratio coefficients (prior standard coordinates)
+            and suprema in nats.
+        nbins: int64 J_d of each dimension.
+        tstart: int64 start of dimension d's entries in the flat tables.
+        offset: out, log r'_d - log r_d of each bin: log mean_k M - log M_k (0 if J_d = 1).
+        cum: out, cumulative pi_d of each bin (the last entry of a dimension is 1).
+        lrmax_p: out, r'_max,d in nats (= lrmax for J_d = 1; +inf where unbounded).
+    """
+    for d in range(a.shape[0]):
+        nb = nbins[d]
+        s = tstart[d]
+        if nb == 1:
+            offset[s] = 0.0
+            cum[s] = 1.0
+            lrmax_p[d] = lrmax[d]
+            continue
+        if not lrmax[d] < math.inf:
+            for k in range(nb):
+                offset[s + k] = 0.0
+                cum[s + k] = (k + 1) / nb
+            cum[s + nb - 1] = 1.0
+            lrmax_p[d] = math.inf
+            continue
+        mode = -b[d] / (2.0 * c[d]) if c[d] < 0.0 else 0.0
+        lo = -math.inf
+        top = -math.inf
+        for k in range(nb):
+            hi = bin_boundary(k + 1, nb) if k < nb - 1 else math.inf
+            z = min(max(mode, lo), hi)
+            lm = a[d] + (b[d] + c[d] * z) * z
+            offset[s + k] = lm
+            if lm > top:
+                top = lm
+            lo = hi
+        total = 0.0
+        for k in range(nb):
+            total += math.exp(offset[s + k] - top)
+        lse = top + math.log(total)
+        log_nb = math.log(nb)
+        acc = 0.0
+        for k in range(nb):
+            acc += math.exp(offset[s + k] - lse)
+            cum[s + k] = acc
+            offset[s + k] = lse - log_nb - offset[s + k]
+        cum[s + nb - 1] = 1.0
+        lrmax_p[d] = lse - log_nb
+
+
+@numba.njit(cache=True)
+def _draw_bin(cum, s, nb, u):
+    """Smallest k < nb with cum[s + k] > u (binary search)."""
+    lo = 0
+    hi = nb - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cum[s + mid] > u:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@numba.njit(cache=True)
+def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p, num_candidates, max_steps,
+             out_bins):
+    """Search one block over P' with PFR (num_candidates == 0) or ORC (N = num_candidates).
+
+    Args:
+        k0, k1: key words of the seed.
+        block: block index (counter field).
+        a, b, c: the block's log-ratio coefficients.
+        nbins, strides: J_d and the mixed-radix stride of each dimension (j = sum k_d stride_d).
+        tstart: start of each dimension's entries in the flat tables offset and cum.
+        offset, cum, lrmax_p: from ``bin_tables`` (lrmax_p of this block's dimensions).
+        num_candidates: 0 for PFR, else ORC's N.
+        max_steps: PFR's cap on candidates.
+        out_bins: out, the chosen bin k_d of each dimension.
+    Returns:
+        (local, steps): the chosen candidate's index within its bin and the candidates drawn;
+        local is -1 when PFR ran past max_steps.
+    """
+    d = a.shape[0]
+    rest = np.zeros(d)  # r'_max of the dimensions after each one
+    total = 0.0
+    for k in range(d - 1, -1, -1):
+        rest[k] = total
+        total += lrmax_p[k]
+    bounded = total < math.inf
+    total += _LOG_SLACK
+    orc = num_candidates > 0
+    limit = num_candidates if orc else max_steps
+    scale = float(num_candidates)
+    draws = np.empty((d + 1, BATCH))
+    ks = np.zeros(d, dtype=np.int64)
+    counts = numba.typed.Dict.empty(key_type=numba.types.int64, value_type=numba.types.int64)
+    best_local = -1
+    log_best = math.inf
+    t = 0.0
+    n0 = 0
+    while n0 < limit:
+        fill_uniforms(draws[0], n0, block, STREAM_ARRIVAL, k0, k1)
+        for k in range(d):
+            if nbins[k] > 1:
+                fill_uniforms(draws[k + 1], n0, block, stream_word(STREAM_ARRIVAL, 1 + k), k0, k1)
+        for i in range(BATCH):
+            n = n0 + i
+            if n >= limit:
+                return (best_local if orc else -1), n
+            if orc:
+                t -= math.log(draws[0, i]) * scale / (scale - n)
+            else:
+                t -= math.log(draws[0, i])
+            log_t = math.log(t)
+            if bounded and log_t - total >= log_best:
+                return best_local, n
+            j = 0
+            for k in range(d):
+                if nbins[k] > 1:
+                    ks[k] = _draw_bin(cum, tstart[k], nbins[k], draws[k + 1, i])
+                    j += ks[k] * strides[k]
+            m = counts[j] if j in counts else 0
+            counts[j] = m + 1
+            kb0, kb1 = bin_key(j, block, k0, k1)
+            need = log_t - log_best  # the log ratio must exceed this to win
+            lr = 0.0
+            u_even = u_odd = 0.5
+            alive = True
+            for k in range(d):
+                if k & 1 == 0:
+                    u_even, u_odd = bin_uniform_pair(m, k >> 1, kb0, kb1)
+                z = bin_normal(ks[k], u_odd if k & 1 else u_even, nbins[k])
+                lr += a[k] + (b[k] + c[k] * z) * z + offset[tstart[k] + ks[k]]
+                if bounded and lr + rest[k] <= need:
+                    alive = False
+                    break
+            if alive and log_t - lr < log_best:
+                log_best = log_t - lr
+                best_local = m
+                for k in range(d):
+                    out_bins[k] = ks[k]
+        n0 += BATCH
+    return (best_local if orc else -1), limit
+
+
+@numba.njit(cache=True, parallel=True)
+def sp_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
+                     num_candidates, max_steps, out_bins):
+    """``sp_block`` on every block in parallel; returns (local indices, steps), int64 arrays."""
+    nblocks = starts.shape[0]
+    local = np.empty(nblocks, dtype=np.int64)
+    steps = np.empty(nblocks, dtype=np.int64)
+    for i in numba.prange(nblocks):
+        s = starts[i]
+        e = s + lengths[i]
+        m, n = sp_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], nbins[s:e], strides[s:e], tstart[s:e],
+                        offset, cum, lrmax_p[s:e], num_candidates, max_steps, out_bins[s:e])
+        local[i] = m
+        steps[i] = n
+    return local, steps
+
+
+@numba.njit(cache=True)
+def sp_candidate_values(k0, k1, block_ids, starts, lengths, nbins, strides, bins, local, mean, std, out):
+    """out[s + k] = mean + std * Phi^-1((k_d + U_d) / J_d) for candidate local[i] of each block's bin."""
+    for i in range(starts.shape[0]):
+        s = starts[i]
+        j = 0
+        for k in range(lengths[i]):
+            j += bins[s + k] * strides[s + k]
+        kb0, kb1 = bin_key(j, block_ids[i], k0, k1)
+        u_even = u_odd = 0.5
+        for k in range(lengths[i]):
+            if k & 1 == 0:
+                u_even, u_odd = bin_uniform_pair(local[i], k >> 1, kb0, kb1)
+            z = bin_normal(bins[s + k], u_odd if k & 1 else u_even, nbins[s + k])
+            out[s + k] = mean[s + k] + std[s + k] * z

@@ -1,0 +1,509 @@
+"""Space-partitioned REC (SP-PFR, SP-ORC): intervals per dimension, encode and decode.
+
+He, Flamich & Hernandez-Lobato, "Accelerating relative entropy coding with space
+partitioning", NeurIPS 2024; the kernels are in ``kernels/partition.py``. A block of d
+dimensions is cut into J = prod_d J_d bins of equal prior mass; the encoder searches the
+bins reweighted by how much the target favours them, and the file carries the bin (each
+k_d coded with Uniform(J_d), since under the marginal of the targets it is uniform) and the
+local index m within the bin (the Zipf law with the budget KL - log2 J, or an empirical
+index model).
+
+**Intervals follow mutual information.** log2 J_d of a block is its share of
+``log2 J = sum(MI) - margin`` in proportion to the dimension's MI (bits), rounded to an
+integer J_d in [1, 2^16]; a dimension of zero MI gets one interval, i.e. none. Both sides
+must derive the J_d:
+
+- with an MI profile (``--mi-profile PROFILE.npy``, per-dimension expected KL in bits held
+  by both sides like the prior), the J_d and the block layout come from the profile and
+  cost no bits; the header keeps the profile's CRC32 so a decoder with another one
+  refuses;
+- without one, the encoder uses the target's own KL per dimension, rounds each J_d to a
+  power of two and codes the exponents in the payload (a quantized Gaussian, its two
+  parameters in the header); those bits are counted in the file and reported as
+  ``partition_bits``.
+
+The margin (default 2 bits) keeps log2 J a little below the block KL, where the local
+index costs about log2(KL - log2 J + 1) + 1 bits beyond it.
+"""
+
+import math
+import time
+import zlib
+
+import numba
+import numpy as np
+
+from . import container
+from .blocks import BlockLayout, layout_by_budget, layout_fixed
+from .codec import SP_ALGORITHMS
+from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients, standard_normal_like
+from .entropy import PayloadReader, PayloadWriter
+from .errors import FormatError, InputError, MismatchError
+from .kernels.partition import bin_tables, sp_candidate_values, sp_search_blocks
+from .rng import split_seed
+
+__all__ = [
+    "SP_ALGORITHMS",
+    "DEFAULT_MARGIN_BITS",
+    "MAX_DIM_BIN_BITS",
+    "allocate_bins",
+    "check_mi_profile",
+    "load_mi_profile",
+    "mi_profile_from_batch",
+    "profile_fingerprint",
+    "encoder_tables",
+    "partitioned_dinf_bits",
+    "encode_partitioned",
+    "decode_partitioned",
+    "read_partitioned",
+    "sample_values",
+]
+
+DEFAULT_MARGIN_BITS = 2.0
+MAX_DIM_BIN_BITS = 16
+MAX_BLOCK_BIN_BITS = 60
+_LN2 = math.log(2.0)
+_MAX_ORC_LOG2 = 40
+
+
+# --------------------------------------------------------------------------- MI profiles
+
+
+def check_mi_profile(profile, shape, name="the MI profile"):
+    """A flat float64 copy of an MI profile after checking it against the target's shape.
+
+    Args:
+        profile (array_like): per-dimension expected KL in bits.
+        shape (tuple): the target's shape.
+        name (str): what to call it in messages.
+    Returns:
+        np.ndarray: float64, flat.
+    Raises:
+        InputError: a wrong shape, a non-numeric array, NaN, infinite or negative entries.
+    """
+    try:
+        array = np.asarray(profile)
+    except Exception:
+        raise InputError(f"{name} must be a numeric array") from None
+    if array.dtype.kind not in "fiu":
+        raise InputError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if tuple(array.shape) != tuple(shape):
+        raise InputError(f"{name} has shape {tuple(array.shape)} but the target has shape {tuple(shape)}")
+    flat = np.array(array, dtype=np.float64).ravel()
+    bad = ~np.isfinite(flat)
+    if bad.any():
+        raise InputError(f"{name} has a NaN or infinite entry at flat index {int(np.argmax(bad))}")
+    if (flat < 0).any():
+        i = int(np.argmax(flat < 0))
+        raise InputError(f"{name} has a negative entry at flat index {i} ({flat[i]:g}); MI is >= 0 bits")
+    return flat
+
+
+def load_mi_profile(path):
+    """Read an MI profile from an ``.npy`` file (a float array, the target's shape).
+
+    Raises:
+        InputError: a missing or unreadable file, not an .npy array.
+    """
+    data = container.read_file(path)
+    import io
+
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as e:
+        raise InputError(f"{path}: not a readable .npy file ({type(e).__name__}: {e})") from None
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"{path}: expected an .npy array of per-dimension MI in bits, got an .npz archive")
+    if array.dtype.kind not in "fiu":
+        raise InputError(f"{path}: the MI profile must be numeric, got dtype {array.dtype}")
+    return array
+
+
+def mi_profile_from_batch(train, prior=None):
+    """Per-dimension mean KL (bits) of a batch of targets: an estimate of the MI profile.
+
+    For exact posteriors against the marginal prior, E_x KL(q(z|x)||p(z)) = I(X; Z_d).
+
+    Args:
+        train (DiagonalGaussian): shape (N, *shape).
+        prior (DiagonalGaussian or None): shape ``shape``; default N(0, 1).
+    Returns:
+        np.ndarray: float64 of shape ``shape``.
+    """
+    if train.mean.ndim < 2 or train.shape[0] < 1:
+        raise InputError(f"training targets need a leading batch axis, shape (N, ...), got {train.shape}")
+    shape = train.shape[1:]
+    prior = standard_normal_like(shape) if prior is None else prior
+    if prior.shape != shape:
+        raise InputError(f"training targets have shape {shape} but the prior has shape {prior.shape}")
+    tiled = DiagonalGaussian(np.broadcast_to(prior.mean, train.shape), np.broadcast_to(prior.std, train.shape))
+    return kl_bits(train, tiled).mean(axis=0)
+
+
+def profile_fingerprint(flat_profile):
+    """CRC32 of the profile's little-endian float64 bytes (stored in the header)."""
+    return zlib.crc32(np.ascontiguousarray(flat_profile, dtype="<f8").tobytes()) & 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------- allocation
+
+
+def allocate_bins(weights, layout, margin_bits=DEFAULT_MARGIN_BITS, powers_of_two=False):
+    """J_d of every dimension: log2 J of a block shared out in proportion to the weights.
+
+    log2 J of a block is ``sum(weights) - margin_bits``, clipped to [0, 60]; dimension d
+    gets ``share_d = log2 J * w_d / sum(w)`` and J_d = round(2^share_d) in [1, 2^16]
+    (or 2^round(share_d) with ``powers_of_two``). A weight of 0 gives J_d = 1.
+
+    Args:
+        weights (np.ndarray): flat per-dimension MI (or KL) in bits, >= 0.
+        layout (BlockLayout): the blocks.
+        margin_bits (float): bits kept between the block's total weight and log2 J.
+        powers_of_two (bool): round the exponents instead of J_d.
+    Returns:
+        np.ndarray: int64 J_d, flat.
+    """
+    w = np.maximum(np.asarray(weights, dtype=np.float64).ravel(), 0.0)
+    totals = layout.block_sums(w)
+    budget = np.clip(totals - float(margin_bits), 0.0, MAX_BLOCK_BIN_BITS)
+    per_dim_total = np.repeat(totals, layout.lengths)
+    per_dim_budget = np.repeat(budget, layout.lengths)
+    share = np.zeros_like(w)
+    live = per_dim_total > 0
+    share[live] = per_dim_budget[live] * w[live] / per_dim_total[live]
+    share = np.minimum(share, MAX_DIM_BIN_BITS)
+    if powers_of_two:
+        return (np.int64(1) << np.round(share).astype(np.int64)).astype(np.int64)
+    return np.clip(np.round(np.exp2(share)), 1, 2**MAX_DIM_BIN_BITS).astype(np.int64)
+
+
+def _strides(nbins, layout):
+    """Mixed-radix stride of each dimension within its block (j = sum k_d stride_d)."""
+    strides = np.ones(nbins.shape[0], dtype=np.int64)
+    for s, n in zip(layout.starts.tolist(), layout.lengths.tolist()):
+        acc = 1
+        for k in range(s, s + n):
+            strides[k] = acc
+            acc *= int(nbins[k])
+        if acc >= 2**62:
+            raise InputError(f"the block at dimension {s} has 2^{math.log2(acc):.0f} bins; at most 2^62 fit")
+    return strides
+
+
+def encoder_tables(target, prior, nbins):
+    """The encoder's bin tables: (a, b, c, tstart, offset, cum, lrmax_p), all flat.
+
+    lrmax_p is r'_max per dimension in nats; sum over a block / ln 2 is D_inf(Q||P').
+    """
+    a, b, c, lrmax = log_ratio_coefficients(target, prior)
+    tstart = np.concatenate(([0], np.cumsum(nbins)[:-1])).astype(np.int64)
+    size = int(nbins.sum())
+    offset = np.empty(size)
+    cum = np.empty(size)
+    lrmax_p = np.empty(nbins.shape[0])
+    bin_tables(a, b, c, lrmax, nbins, tstart, offset, cum, lrmax_p)
+    return a, b, c, tstart, offset, cum, lrmax_p
+
+
+def partitioned_dinf_bits(target, prior, nbins, layout):
+    """D_inf(Q||P') of each block in bits, for bins nbins and supremum weights."""
+    *_, lrmax_p = encoder_tables(target.flat(), prior.flat(), np.asarray(nbins, dtype=np.int64))
+    return layout.block_sums(lrmax_p) / _LN2
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def _f32(x):
+    return float(np.float32(x))
+
+
+def _octaves(index_model, zipf_bits):
+    from .codec import _octaves as octaves
+
+    return octaves(index_model, zipf_bits)
+
+
+def _plan(target_kl, shape, flat_profile, block_bits, block_dims):
+    """The layout and whether it is coded in the payload (False: derived by the decoder)."""
+    n = target_kl.shape[0]
+    if block_dims is not None:
+        return layout_fixed(n, block_dims)
+    weights = flat_profile if flat_profile is not None else target_kl
+    return layout_by_budget(weights, np.zeros(n), block_bits, math.inf)
+
+
+def _search(target, prior, seed, layout, nbins, num_candidates, max_steps, progress):
+    k0, k1 = split_seed(seed)
+    a, b, c, tstart, offset, cum, lrmax_p = encoder_tables(target, prior, nbins)
+    strides = _strides(nbins, layout)
+    starts, lengths = layout.starts, layout.lengths
+    block_ids = np.arange(layout.num_blocks, dtype=np.int64)
+    nb = layout.num_blocks
+    bins = np.zeros(nbins.shape[0], dtype=np.int64)
+    local = np.empty(nb, dtype=np.int64)
+    steps = np.empty(nb, dtype=np.int64)
+    chunk = nb if progress is None else max(4 * numba.get_num_threads(), -(-nb // 100))
+    with numba.parallel_chunksize(1):
+        for lo in range(0, nb, chunk):
+            hi = min(lo + chunk, nb)
+            local[lo:hi], steps[lo:hi] = sp_search_blocks(
+                k0, k1, block_ids[lo:hi], starts[lo:hi], lengths[lo:hi], a, b, c, nbins, strides, tstart, offset,
+                cum, lrmax_p, int(num_candidates), int(max_steps), bins)
+            if progress is not None:
+                progress(hi, nb)
+    return bins, local, steps, strides, layout.block_sums(lrmax_p) / _LN2
+
+
+def sample_values(seed, prior, layout, nbins, bins, local):
+    """The candidates that (bins, local) name, flat: what the decoder returns."""
+    k0, k1 = split_seed(seed)
+    out = np.empty(layout.num_dims)
+    sp_candidate_values(k0, k1, np.arange(layout.num_blocks, dtype=np.int64), layout.starts, layout.lengths,
+                        nbins, _strides(nbins, layout), bins, np.asarray(local, dtype=np.int64),
+                        prior.mean.ravel(), prior.std.ravel(), out)
+    return out
+
+
+def _exponent_model(exponents):
+    return _f32(exponents.mean()), _f32(max(float(exponents.std()), 0.5))
+
+
+def _gaussian_bits(values, mean, std):
+    from .codec import _layout_information_bits
+
+    return _layout_information_bits(values, mean, std)
+
+
+def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=32.0, block_dims=None,
+                       orc_candidates=None, index_model=None, max_steps=2**31, progress=None, mi_profile=None,
+                       margin_bits=DEFAULT_MARGIN_BITS):
+    """Encode one sample of the target with SP-PFR (exact) or SP-ORC (approximate).
+
+    Args:
+        target, seed, prior, block_bits, block_dims, index_model, max_steps, progress: as
+            ``codec.encode``.
+        algorithm (str): "sp-pfr" or "sp-orc".
+        orc_candidates (int or None): SP-ORC's N; default 2^(budget - log2 J + 4), at least 16.
+        mi_profile (array_like or None): per-dimension MI in bits, the target's shape.
+        margin_bits (float): log2 J of a block is its MI (or KL) less this.
+    Returns:
+        codec.EncodeResult, with extra figures ``bin_bits``, ``partition_bits`` and
+        ``dinf_partitioned_bits`` (mean D_inf(Q||P') per block).
+    Raises:
+        InputError: invalid input or options, an unbounded ratio under SP-PFR, or a block
+            whose D_inf(Q||P') would take SP-PFR past max_steps.
+    """
+    from .codec import EncodeResult, _layout_information_bits, _layout_model, _resolve_prior
+
+    started = time.perf_counter()
+    if algorithm not in SP_ALGORITHMS:
+        raise InputError(f"unknown partitioned algorithm {algorithm!r}; choose one of {', '.join(SP_ALGORITHMS)}")
+    split_seed(seed)
+    prior = _resolve_prior(target, prior)
+    if target.size == 0:
+        raise InputError("the target is empty")
+    if int(max_steps) < 1:
+        raise InputError(f"--max-steps must be >= 1, got {max_steps}")
+    if not (math.isfinite(margin_bits) and margin_bits >= 0):
+        raise InputError(f"the partition margin must be a finite number of bits >= 0, got {margin_bits}")
+    flat_profile = None if mi_profile is None else check_mi_profile(mi_profile, target.shape)
+    kl = kl_bits(target, prior).ravel()
+    if algorithm == "sp-pfr":
+        _, _, _, lrmax = log_ratio_coefficients(target, prior)
+        if not np.isfinite(lrmax).all():
+            from .codec import _dimension_name
+
+            i = int(np.argmax(~np.isfinite(lrmax)))
+            raise InputError(
+                f"dimension {_dimension_name(target.shape, i)} has D_inf = inf (target std "
+                f"{target.std.flat[i]:g} >= prior std {prior.std.flat[i]:g}): exact SP-PFR cannot stop; "
+                "use --algorithm sp-orc")
+    layout = _plan(kl, target.shape, flat_profile, block_bits, block_dims)
+    if flat_profile is not None:
+        nbins = allocate_bins(flat_profile, layout, margin_bits)
+    else:
+        nbins = allocate_bins(kl, layout, margin_bits, powers_of_two=True)
+    flat_target, flat_prior = target.flat(), prior.flat()
+    log2_bins = layout.block_sums(np.log2(nbins))
+    block_kl = layout.block_sums(kl)
+    zipf_bits = _f32(np.maximum(block_kl - log2_bins, 0.0).mean())
+    num_candidates = 0
+    if algorithm == "sp-orc":
+        if orc_candidates is None:
+            budget = math.ceil(float(np.maximum(block_kl - log2_bins, 0.0).max()))
+            orc_candidates = 2 ** min(max(budget + 4, 4), _MAX_ORC_LOG2)
+        num_candidates = int(orc_candidates)
+        if not 1 <= num_candidates <= 2**_MAX_ORC_LOG2:
+            raise InputError(f"--orc-candidates must be in [1, 2^{_MAX_ORC_LOG2}], got {num_candidates}")
+    else:
+        *_, lrmax_p = encoder_tables(flat_target, flat_prior, nbins)
+        block_dinf = layout.block_sums(lrmax_p) / _LN2
+        worst = int(np.argmax(block_dinf))
+        if block_dinf[worst] > math.log2(max_steps) - 1:
+            start = int(layout.starts[worst])
+            raise InputError(
+                f"block {worst} (dimensions {start}..{start + int(layout.lengths[worst]) - 1}) has D_inf(Q||P') "
+                f"{block_dinf[worst]:.1f} bits: SP-PFR would need about 2^{block_dinf[worst]:.0f} candidates, more "
+                f"than --max-steps {max_steps}; use smaller blocks" + ("" if flat_profile is not None else ", an MI profile")
+                + " or --algorithm sp-orc")
+    bins, local, steps, _, block_dinf = _search(flat_target, flat_prior, seed, layout, nbins, num_candidates,
+                                                 max_steps, progress)
+    if (local < 0).any():
+        i = int(np.argmax(local < 0))
+        raise InputError(f"block {i} ran past --max-steps {max_steps} candidates; "
+                         "use smaller blocks or --algorithm sp-orc")
+
+    params = {"zipf_bits": zipf_bits}
+    if num_candidates:
+        params["orc_candidates"] = num_candidates
+    writer = PayloadWriter()
+    layout_bits = 0.0
+    partition_bits = 0.0
+    if block_dims is not None:
+        params["block_dims"] = int(layout.lengths[0])
+    elif flat_profile is not None:
+        params["block_bits"] = _f32(block_bits)
+    else:
+        params["num_blocks"] = layout.num_blocks
+        if layout.num_blocks > 1:
+            mean, std = _layout_model(layout.lengths)
+            params["layout_mean"], params["layout_std"] = mean, std
+            coded = layout.lengths[:-1]
+            writer.add_quantized_gaussian(coded, 1, layout.num_dims, mean, std)
+            layout_bits = _layout_information_bits(coded, mean, std)
+    if flat_profile is not None:
+        params["sp_margin_bits"] = _f32(margin_bits)
+        params["mi_profile"] = profile_fingerprint(flat_profile)
+    else:
+        exponents = np.log2(nbins).round().astype(np.int64)
+        mean, std = _exponent_model(exponents)
+        params["sp_exp_mean"], params["sp_exp_std"] = mean, std
+        writer.add_quantized_gaussian(exponents, 0, MAX_DIM_BIN_BITS, mean, std)
+        partition_bits = _gaussian_bits(exponents, mean, std)
+    if index_model is not None:
+        params["index_model"] = index_model.fingerprint()
+    split = nbins > 1
+    writer.add_uniform(bins[split], nbins[split])
+    writer.add_indices(local, _octaves(index_model, zipf_bits))
+    words = writer.finish()
+    header = container.Header(
+        algorithm=algorithm,
+        shape=tuple(target.shape),
+        tag=container.seed_tag(seed, prior.mean, prior.std),
+        params=params,
+        approximate=algorithm == "sp-orc",
+    )
+    data = container.pack(header, words)
+    sample = sample_values(seed, flat_prior, layout, nbins, bins, local).reshape(target.shape)
+    header_bytes = container.header_size(data)
+    result = EncodeResult(
+        data=data,
+        sample=sample,
+        algorithm=algorithm,
+        layout=layout,
+        indices=local,
+        steps=steps,
+        kl_bits=float(kl.sum()),
+        header_bits=8 * header_bytes,
+        payload_bits=8 * (len(data) - header_bytes),
+        layout_bits=layout_bits,
+        seconds=time.perf_counter() - started,
+        approximate=algorithm == "sp-orc",
+        extra={
+            "bin_bits": round(float(log2_bins.sum()), 3),
+            "partition_bits": round(partition_bits, 3),
+            "dinf_partitioned_bits": round(float(block_dinf.mean()), 3),
+        },
+    )
+    result.bins, result.nbins = bins, nbins  # the chosen bin of each dimension and J_d
+    return result
+
+
+# --------------------------------------------------------------------------- decode
+
+
+def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_profile=None):
+    """Decode the payload of an SP-PFR or SP-ORC file (its header already unpacked).
+
+    Args:
+        header (container.Header), words (np.ndarray): from ``container.unpack``.
+        seed, prior, index_model: as ``codec.decode``.
+        mi_profile (array_like or None): the encoder's MI profile, if it used one.
+    Returns:
+        np.ndarray: the encoder's sample, bit for bit.
+    Raises:
+        FormatError, MismatchError, InputError: as ``codec.decode``; MismatchError also for
+            a missing or different MI profile.
+    """
+    prior, layout, nbins, bins, local = _read_fields(header, words, seed, prior, index_model, mi_profile)
+    return sample_values(seed, prior.flat(), layout, nbins, bins, local).reshape(tuple(header.shape))
+
+
+def _read_fields(header, words, seed, prior, index_model, mi_profile):
+    from .codec import _check_index_model, _decode_layout
+
+    split_seed(seed)
+    shape = tuple(header.shape)
+    if prior is None:
+        prior = standard_normal_like(shape)
+    elif prior.shape != shape:
+        raise InputError(f"the file holds shape {shape} but the prior has shape {prior.shape}")
+    container.check_tag(header, seed, prior.mean, prior.std)
+    _check_index_model(header, index_model)
+    params = header.params
+    num_dims = int(np.prod(shape, dtype=np.int64))
+    if num_dims == 0:
+        raise FormatError("the file holds an empty array")
+    stored = params.get("mi_profile")
+    if stored is None and mi_profile is not None:
+        raise MismatchError("this file was coded without an MI profile; do not pass --mi-profile")
+    if stored is not None and mi_profile is None:
+        raise MismatchError(f"this file was coded with an MI profile (CRC32 {stored:08x}); pass the same --mi-profile")
+    flat_profile = None
+    if mi_profile is not None:
+        flat_profile = check_mi_profile(mi_profile, shape)
+        if profile_fingerprint(flat_profile) != stored:
+            raise MismatchError(f"the MI profile differs from the encoder's (CRC32 "
+                                f"{profile_fingerprint(flat_profile):08x}, file has {stored:08x})")
+    zipf_bits = params.get("zipf_bits")
+    if zipf_bits is None or zipf_bits < 0:
+        raise FormatError("the file lacks its index-code parameter")
+    reader = PayloadReader(words)
+    if flat_profile is not None and "block_dims" not in params:
+        block_bits = params.get("block_bits")
+        if block_bits is None or not block_bits > 0:
+            raise FormatError("the file lacks its block budget")
+        layout = layout_by_budget(flat_profile, np.zeros(num_dims), block_bits, math.inf)
+    else:
+        layout = _decode_layout(header, reader, num_dims)
+    if flat_profile is not None:
+        margin = params.get("sp_margin_bits")
+        if margin is None or margin < 0:
+            raise FormatError("the file lacks its partition margin")
+        nbins = allocate_bins(flat_profile, layout, margin)
+    else:
+        if "sp_exp_mean" not in params or "sp_exp_std" not in params:
+            raise FormatError("the file lacks its partition parameters")
+        exponents = reader.read_quantized_gaussian(num_dims, 0, MAX_DIM_BIN_BITS, params["sp_exp_mean"],
+                                                   params["sp_exp_std"])
+        nbins = (np.int64(1) << exponents).astype(np.int64)
+    _strides(nbins, layout)
+    split = nbins > 1
+    bins = np.zeros(num_dims, dtype=np.int64)
+    bins[split] = reader.read_uniform(nbins[split])
+    local = reader.read_indices(layout.num_blocks, _octaves(index_model, zipf_bits))
+    reader.finish()
+    if header.algorithm == "sp-orc":
+        limit = params.get("orc_candidates")
+        if limit is None or (local >= limit).any():
+            raise FormatError("an SP-ORC index is out of range: the file is corrupt")
+    return prior, layout, nbins, bins, local
+
+
+def read_partitioned(data, seed, prior=None, index_model=None, mi_profile=None):
+    """The decoder's view of a file: (layout, nbins, bins, local), without the sample."""
+    header, words = container.unpack(data)
+    if header.algorithm not in SP_ALGORITHMS:
+        raise FormatError(f"not a space-partitioned file (algorithm {header.algorithm!r})")
+    return _read_fields(header, words, seed, prior, index_model, mi_profile)[1:]
