@@ -289,6 +289,12 @@ def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_p
         bench_lib.plot_steps(rows, plot_path)
 
 
+from reccodec_cli.wz import bench_wz, wz  # noqa: E402  (Wyner-Ziv commands)
+
+cli.add_command(wz)
+bench.add_command(bench_wz)
+
+
 def main(argv=None):
     """Console entry point: one line on stderr for every error, never a traceback."""
     try:
