@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from . import wyner_ziv as wz
+from . import wyner_ziv as _wz
 from .errors import InputError
 
 __all__ = ["WZ_COLUMNS", "PUBLISHED_LIST_DECODING", "NSQ_REFERENCE", "parse_source", "wz", "progress_line", "plot"]
@@ -41,7 +41,7 @@ def parse_source(name):
         raise InputError(f"source {name!r}: the noise variance must be a number") from None
     if not var_n > 0 or not math.isfinite(var_n):
         raise InputError(f"source {name!r}: the noise variance must be > 0")
-    return wz.GaussianSource(relation.replace("=", " = ").replace("+", " + "), 1.0, var_n)
+    return _wz.GaussianSource(relation.replace("=", " = ").replace("+", " + "), 1.0, var_n)
 
 
 def _db(value):
@@ -50,11 +50,11 @@ def _db(value):
 
 def _model(source, scheme):
     if scheme == "nsq":
-        return wz.WZModel(source, "nsq", nsq=wz.NSQParams(1.0, 2, "soft", "marginal"))
+        return _wz.WZModel(source, "nsq", nsq=_wz.NSQParams(1.0, 2, "soft", "marginal"))
     if scheme == "nsq-uniform":
-        return wz.WZModel(source, "nsq", nsq=wz.NSQParams(1.0, 2, "soft", "uniform"))
+        return _wz.WZModel(source, "nsq", nsq=_wz.NSQParams(1.0, 2, "soft", "uniform"))
     dims = 1 if scheme == "rec" else int(scheme[-1])
-    return wz.WZModel(source, "rec", rec=wz.RECParams(1.0, 1.0, 1, dims))
+    return _wz.WZModel(source, "rec", rec=_wz.RECParams(1.0, 1.0, 1, dims))
 
 
 def _params_text(model):
@@ -89,27 +89,27 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None):
         side_only = _db(source.cond_var)
         for rate in rates:
             for scheme in schemes:
-                model, report = wz.design(_model(source, scheme), rate)
+                model, report = _wz.design(_model(source, scheme), rate)
                 started = time.perf_counter()
-                coded = wz.encode(x, model, seed)
+                coded = _wz.encode(x, model, seed)
                 encode_s = time.perf_counter() - started
                 started = time.perf_counter()
-                xhat, choices = wz.decode_with_choices(coded.data, y, model, seed)
+                xhat, choices = _wz.decode_with_choices(coded.data, y, model, seed)
                 decode_s = time.perf_counter() - started
-                hard = xhat if model.params().decoder == "hard" else wz.decode(coded.data, y, model, seed, "hard")
+                hard = xhat if model.params().decoder == "hard" else _wz.decode(coded.data, y, model, seed, "hard")
                 mse = float(np.mean((xhat - x) ** 2))
                 p = model.params()
                 pe_bound = None
                 if model.scheme == "rec":
-                    pe_bound = round(wz.rec_mismatch_bound(source, p.sigma_v2, p.labels, p.dims), 4)
+                    pe_bound = round(_wz.rec_mismatch_bound(source, p.sigma_v2, p.labels, p.dims), 4)
                 row = {
                     "source": name, "scheme": scheme, "decoder": p.decoder, "rate_bits": rate,
                     "bits_per_sample": round(coded.rate, 4), "header_bytes": coded.header_bits // 8,
                     "mse": round(mse, 6), "mse_db": round(_db(mse), 2),
                     "hard_mse_db": round(_db(float(np.mean((hard - x) ** 2))), 2),
-                    "dwz_db": round(_db(float(wz.dwz(source, rate))), 2),
-                    "gap_db": round(_db(mse) - _db(float(wz.dwz(source, rate))), 2),
-                    "dr_db": round(_db(float(wz.d_no_side(source, rate))), 2),
+                    "dwz_db": round(_db(float(_wz.dwz(source, rate))), 2),
+                    "gap_db": round(_db(mse) - _db(float(_wz.dwz(source, rate))), 2),
+                    "dr_db": round(_db(float(_wz.d_no_side(source, rate))), 2),
                     "side_only_db": round(side_only, 2),
                     "error_rate": round(float(np.mean(choices != coded.choices)), 4),
                     "pe_bound": pe_bound, "params": _params_text(model),
@@ -142,8 +142,8 @@ def plot(rows, path):
         source = parse_source(name)
         mine = [r for r in rows if r["source"] == name]
         grid = np.linspace(0.0, max(r["rate_bits"] for r in mine) + 0.25, 100)
-        ax.plot(grid, 10 * np.log10(wz.dwz(source, grid)), "k-", lw=1, label="D_WZ(R)")
-        ax.plot(grid, 10 * np.log10(wz.d_no_side(source, grid)), "k--", lw=1, label="D(R), no side info")
+        ax.plot(grid, 10 * np.log10(_wz.dwz(source, grid)), "k-", lw=1, label="D_WZ(R)")
+        ax.plot(grid, 10 * np.log10(_wz.d_no_side(source, grid)), "k--", lw=1, label="D(R), no side info")
         ax.axhline(_db(source.cond_var), color="grey", ls=":", label="E[X|y] alone")
         for scheme in dict.fromkeys(r["scheme"] for r in mine):
             pts = [r for r in mine if r["scheme"] == scheme]

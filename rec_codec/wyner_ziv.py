@@ -639,7 +639,9 @@ def _rec_training(model, rate, x, y, seed):
     label_bits = rate * dims
     labels = max(1, int(round(2.0**label_bits)))
     best = None
-    for offset in np.arange(-3.0, 0.01, 0.25):
+    # quarter bits at low rates; at higher rates the mismatches need margins of several bits
+    offsets = np.arange(-3.0, 0.01, 0.25) if rate < 3 else np.arange(-6.0, 0.01, 0.5)
+    for offset in offsets:
         design_rate = rate + offset
         if design_rate < 0.1 and offset < 0:
             continue
@@ -668,8 +670,9 @@ def design(model, rate, train_samples=None, seed=2**40 + 17):
       is measured on the draws, and the rate is the mean ideal code length of the coset
       index (log2 L for a uniform code); the lowest MSE with rate <= R wins.
     - rec: L = round(2^(R d)); sigma_v^2 = sigma^2_{x|y} / (2^(2R') - 1) for R' from R - 3
-      to R in quarter bits (a test channel below the rate leaves margin for the one-shot
-      mismatches, whose rate depends on R - R' and not on R); N from ``default_candidates``; the lowest measured MSE wins.
+      to R in quarter bits (R < 3), or from R - 6 to R in half bits: a test channel below
+      the rate leaves margin for the one-shot mismatches, whose rate depends on R - R' and
+      not on R. N from ``default_candidates``; the lowest measured MSE wins.
 
     Args:
         model (WZModel): the source and scheme; the decoder, coset code and dims of an
