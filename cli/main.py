@@ -362,6 +362,11 @@ from reccodec_cli.partition_commands import register as _register_partition  # n
 
 _register_partition(cli, bench, friendly_errors, _check_output, _write_output)
 
+from reccodec_cli.wz import bench_wz, wz  # noqa: E402  (Wyner-Ziv commands)
+
+cli.add_command(wz)
+bench.add_command(bench_wz)
+
 
 def main(argv=None):
     """Console entry point: one line on stderr for every error, never a traceback."""

@@ -116,6 +116,16 @@ PARAMS: dict[str, tuple[int, str]] = {
     # Quantized Gaussian model of the coded log2 J_d (without a profile).
     "sp_exp_mean": (42, "f32"),
     "sp_exp_std": (43, "f32"),
+    # Wyner-Ziv (ids 60-79): nested scalar quantization ...
+    "wz_delta": (60, "f64"),
+    "wz_cosets": (61, "varint"),
+    # coset index code: 0 under X's marginal given the dither, 1 uniform
+    "wz_coset_code": (62, "varint"),
+    # ... and REC binning
+    "wz_sigma_v2": (63, "f64"),
+    "wz_labels": (64, "varint"),
+    "wz_candidates": (65, "varint"),
+    "wz_block_dims": (66, "varint"),
 }
 
 _FLAG_APPROXIMATE = 0x01

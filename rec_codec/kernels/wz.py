@@ -1,0 +1,412 @@
+"""Wyner-Ziv kernels: nested scalar quantization and REC binning (Poisson matching).
+
+Nested scalar quantization (NSQ). A sample x with shared dither u in [-1/2, 1/2) falls in
+cell k = round(x / Delta - u), the interval Delta [k + u - 1/2, k + u + 1/2); only the
+coset k mod L is sent. Given side information, X | y ~ N(m, s^2), the decoder weighs
+every member k' = c + L j of the coset by the Gaussian mass of its cell and returns the
+MMSE estimate (soft) or the truncated mean of the heaviest cell (hard).
+
+REC binning (Li & Anantharam, "A unified framework for one-shot achievability via the
+Poisson matching lemma", IEEE Trans. IT 2021). A block of d samples has shared
+candidates W_i ~ N(0, s_w^2 I), shared arrival times T_i = E_0 + ... + E_i and shared
+labels l_i ~ Uniform{0..L-1}. The encoder picks i* = argmin T_i / r_x(W_i) with
+r_x = N(w; x, s_v^2 I) / N(w; 0, s_w^2 I) and sends l_{i*}; the decoder takes the argmin
+of T_i / r_y(W_i), r_y = N(w; m_y, (s^2 + s_v^2) I) / N(w; 0, s_w^2 I), over the
+candidates that carry the label. Both searches stop by the PFR rule (T_n / r_max >= best),
+which is exact, and are capped at N candidates. The soft decoder estimates
+E[X | y, label, shared randomness] by importance sampling: draws of x from N(m_y, s^2 I)
+and from Gaussians around the best label-matching candidates (balance heuristic), each
+run through the encoder's search, weighted when it lands on the received label.
+
+Candidates are generated lazily per block into buffers that grow by doubling, so every
+search of a block (the encoder's, the hard decoder's and all the soft draws) reads the
+same candidates and pays the PRNG once.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, STREAM_LABEL, fill_uniforms, ndtri_as241, stream_word
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_CHUNK = 64
+_REACH = 10.0  # cells farther than this many posterior stds carry no mass in double precision
+
+
+# --------------------------------------------------------------------------- NSQ
+
+
+@numba.njit(cache=True, inline="always")
+def _normal_mass(lo, hi):
+    """Phi(hi) - Phi(lo) for lo <= hi, accurate in both tails."""
+    if lo >= 0.0:
+        return 0.5 * (math.erfc(lo * _SQRT_HALF) - math.erfc(hi * _SQRT_HALF))
+    if hi <= 0.0:
+        return 0.5 * (math.erfc(-hi * _SQRT_HALF) - math.erfc(-lo * _SQRT_HALF))
+    return 1.0 - 0.5 * math.erfc(hi * _SQRT_HALF) - 0.5 * math.erfc(-lo * _SQRT_HALF)
+
+
+@numba.njit(cache=True, inline="always")
+def _pdf(z):
+    return _INV_SQRT_2PI * math.exp(-0.5 * z * z)
+
+
+@numba.njit(cache=True, parallel=True)
+def coset_probabilities(u, delta, cosets, scale):
+    """P(k mod L = c | u) for X ~ N(0, scale^2): one row of L probabilities per dither.
+
+    Args:
+        u: float64 (n,) dithers in [-1/2, 1/2).
+        delta: cell width.
+        cosets: L.
+        scale: standard deviation of X's marginal.
+    Returns:
+        float64 (n, L).
+    """
+    n = u.shape[0]
+    out = np.zeros((n, cosets))
+    reach = int(math.ceil(_REACH * scale / delta)) + 2
+    w = delta / scale
+    for i in numba.prange(n):
+        for k in range(-reach, reach + 1):
+            lo = (k + u[i] - 0.5) * w
+            c = k % cosets
+            if c < 0:
+                c += cosets
+            out[i, c] += _normal_mass(lo, lo + w)
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def nsq_decode(mean, s, cosets_sent, u, delta, cosets, soft):
+    """Decode nested scalar quantization with X | y ~ N(mean, s^2).
+
+    Args:
+        mean: float64 (n,) posterior means E[X | y].
+        s: posterior standard deviation (one for all samples).
+        cosets_sent: int64 (n,) received k mod L.
+        u: float64 (n,) dithers.
+        delta, cosets: Delta and L.
+        soft: True for the MMSE estimate over the coset, False for the heaviest cell.
+    Returns:
+        (xhat, khat): float64 (n,) estimates and int64 (n,) most likely cells.
+    """
+    n = mean.shape[0]
+    xhat = np.empty(n)
+    khat = np.empty(n, dtype=np.int64)
+    period = float(cosets)
+    for i in numba.prange(n):
+        m = mean[i]
+        c = cosets_sent[i]
+        centre = m / delta - u[i]  # the cell index (real) of the posterior mean
+        reach = _REACH * s / delta + 1.0
+        j_lo = int(math.floor((centre - reach - c) / period))
+        j_hi = int(math.ceil((centre + reach - c) / period))
+        num = 0.0
+        den = 0.0
+        best_p = -1.0
+        best_mu = 0.0
+        best_k = 0
+        near_k = 0
+        near_d = math.inf
+        for j in range(j_lo, j_hi + 1):
+            k = c + cosets * j
+            left = delta * (k + u[i] - 0.5)
+            dist = abs(left + 0.5 * delta - m)
+            if dist < near_d:
+                near_d = dist
+                near_k = k
+            lo = (left - m) / s
+            hi = lo + delta / s
+            p = _normal_mass(lo, hi)
+            if p <= 0.0:
+                continue
+            mu = m + s * (_pdf(lo) - _pdf(hi)) / p
+            mu = min(max(mu, left), left + delta)
+            num += p * mu
+            den += p
+            if p > best_p:
+                best_p = p
+                best_mu = mu
+                best_k = k
+        if den > 0.0:
+            xhat[i] = num / den if soft else best_mu
+            khat[i] = best_k
+        else:  # no member within reach: the nearest cell, clipped
+            left = delta * (near_k + u[i] - 0.5)
+            xhat[i] = min(max(m, left), left + delta)
+            khat[i] = near_k
+    return xhat, khat
+
+
+# --------------------------------------------------------------------------- REC binning
+
+
+@numba.njit(cache=True)
+def _grow(w, log_t, labels, d, need):
+    """Buffers with room for at least ``need`` candidates (capacity doubles)."""
+    cap = labels.shape[0]
+    while cap < need:
+        cap *= 2
+    w2 = np.empty(cap * d)
+    t2 = np.empty(cap)
+    l2 = np.empty(cap, dtype=np.int64)
+    have = labels.shape[0]
+    w2[: have * d] = w[: have * d]
+    t2[:have] = log_t[:have]
+    l2[:have] = labels[:have]
+    return w2, t2, l2
+
+
+@numba.njit(cache=True)
+def _generate(w, log_t, labels, start, stop, t_prev, block, d, sw, num_labels, k0, k1, tmp):
+    """Fill candidates start..stop-1 of a block; returns the arrival time T_{stop-1}."""
+    count = stop - start
+    buf = tmp[:count]
+    for k in range(d):
+        fill_uniforms(buf, start, block, stream_word(STREAM_CANDIDATE, k), k0, k1)
+        for j in range(count):
+            w[(start + j) * d + k] = sw * ndtri_as241(buf[j])
+    fill_uniforms(buf, start, block, stream_word(STREAM_LABEL, 0), k0, k1)
+    for j in range(count):
+        lab = int(buf[j] * num_labels)
+        labels[start + j] = lab if lab < num_labels else num_labels - 1
+    fill_uniforms(buf, start, block, stream_word(STREAM_ARRIVAL, 0), k0, k1)
+    t = t_prev
+    for j in range(count):
+        t -= math.log(buf[j])
+        log_t[start + j] = math.log(t)
+    return t
+
+
+@numba.njit(cache=True)
+def _log_r_rest(w, n, d, x, inv_v, inv_w):
+    """sum_k -(w_k - x_k)^2 / (2 var) + w_k^2 / (2 s_w^2), without the constant term."""
+    total = 0.0
+    base = n * d
+    for k in range(d):
+        wk = w[base + k]
+        diff = wk - x[k]
+        total += wk * wk * inv_w - diff * diff * inv_v
+    return 0.5 * total
+
+
+@numba.njit(cache=True)
+def _search(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp,
+            x, var, sw2, cap, want_label):
+    """argmin_n log T_n - log r(W_n) over n < cap, r = N(w; x, var I) / N(w; 0, sw2 I).
+
+    Only candidates whose label is want_label compete when want_label >= 0. Candidates
+    are generated on demand. Returns (best index or -1, buffers, have, t_last).
+    """
+    inv_v = 1.0 / var
+    inv_w = 1.0 / sw2
+    const = 0.5 * d * math.log(sw2 / var)
+    xsq = 0.0
+    for k in range(d):
+        xsq += x[k] * x[k]
+    lrmax = const + 0.5 * xsq / (sw2 - var)
+    best = math.inf
+    best_n = -1
+    n = 0
+    while n < cap:
+        if n >= have:
+            stop = min(have + _CHUNK, cap)
+            if stop > labels.shape[0]:
+                w, log_t, labels = _grow(w, log_t, labels, d, stop)
+            t_last = _generate(w, log_t, labels, have, stop, t_last, block, d, sw, num_labels, k0, k1, tmp)
+            have = stop
+        lt = log_t[n]
+        if lt - lrmax >= best:
+            break
+        if want_label < 0 or labels[n] == want_label:
+            score = lt - const - _log_r_rest(w, n, d, x, inv_v, inv_w)
+            if score < best:
+                best = score
+                best_n = n
+        n += 1
+    return best_n, w, log_t, labels, have, t_last
+
+
+@numba.njit(cache=True)
+def _empty_buffers(d):
+    return np.empty(_CHUNK * d), np.empty(_CHUNK), np.empty(_CHUNK, dtype=np.int64), np.empty(_CHUNK)
+
+
+@numba.njit(cache=True, parallel=True)
+def rec_encode(k0, k1, x, starts, lengths, sw2, sv2, num_labels, cap):
+    """The encoder's choice i* and its label for every block.
+
+    Args:
+        k0, k1: key words of the seed.
+        x: float64 flat samples.
+        starts, lengths: int64 block slices of x (block b has counter field b).
+        sw2, sv2: variances of W's marginal and of the test channel V.
+        num_labels: L.
+        cap: N, the most candidates per block.
+    Returns:
+        (indices, labels): int64 arrays, one entry per block.
+    """
+    nb = starts.shape[0]
+    indices = np.empty(nb, dtype=np.int64)
+    labs = np.empty(nb, dtype=np.int64)
+    sw = math.sqrt(sw2)
+    for b in numba.prange(nb):
+        d = lengths[b]
+        w, log_t, labels, tmp = _empty_buffers(d)
+        xb = x[starts[b]: starts[b] + d].copy()
+        best, w, log_t, labels, have, t_last = _search(
+            w, log_t, labels, 0, 0.0, b, d, sw, num_labels, k0, k1, tmp, xb, sv2, sw2, cap, -1)
+        indices[b] = best
+        labs[b] = labels[best]
+    return indices, labs
+
+
+@numba.njit(cache=True)
+def _top_matching(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp,
+                  m, vy, sw2, cap, want_label, top_n, top_s):
+    """The hard decoder's search keeping the K best label-matching candidates (sorted)."""
+    kk = top_n.shape[0]
+    for i in range(kk):
+        top_n[i] = -1
+        top_s[i] = math.inf
+    inv_v = 1.0 / vy
+    inv_w = 1.0 / sw2
+    const = 0.5 * d * math.log(sw2 / vy)
+    msq = 0.0
+    for k in range(d):
+        msq += m[k] * m[k]
+    lrmax = const + 0.5 * msq / (sw2 - vy)
+    n = 0
+    while n < cap:
+        if n >= have:
+            stop = min(have + _CHUNK, cap)
+            if stop > labels.shape[0]:
+                w, log_t, labels = _grow(w, log_t, labels, d, stop)
+            t_last = _generate(w, log_t, labels, have, stop, t_last, block, d, sw, num_labels, k0, k1, tmp)
+            have = stop
+        lt = log_t[n]
+        if lt - lrmax >= top_s[kk - 1]:
+            break
+        if labels[n] == want_label:
+            score = lt - const - _log_r_rest(w, n, d, m, inv_v, inv_w)
+            if score < top_s[kk - 1]:
+                i = kk - 1
+                while i > 0 and top_s[i - 1] > score:
+                    top_s[i] = top_s[i - 1]
+                    top_n[i] = top_n[i - 1]
+                    i -= 1
+                top_s[i] = score
+                top_n[i] = n
+        n += 1
+    return w, log_t, labels, have, t_last
+
+
+@numba.njit(cache=True, parallel=True)
+def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, sent, soft,
+               z_prior, z_comp, components, inflate):
+    """Decode REC binning with X | y ~ N(mean, sc2 I) per block.
+
+    Args:
+        k0, k1: key words of the seed.
+        mean: float64 flat posterior means E[X | y].
+        starts, lengths: int64 block slices.
+        sc2, sw2, sv2: conditional variance of X, variance of W, of V.
+        num_labels, cap: L and N.
+        sent: int64 received labels, one per block.
+        soft: False for the hard decoder (linear estimate from the chosen candidate).
+        z_prior: float64 (G0, dmax) standard normals: draws from N(mean, sc2 I).
+        z_comp: float64 (Gc, dmax) standard normals: draws around each of the
+            ``components`` best label-matching candidates.
+        components: K.
+        inflate: variance of the components over the posterior given (y, w).
+    Returns:
+        (xhat, indices): float64 flat estimates and int64 hard choices (-1: no candidate
+        carries the label).
+    """
+    nb = starts.shape[0]
+    xhat = np.empty(mean.shape[0])
+    indices = np.empty(nb, dtype=np.int64)
+    sw = math.sqrt(sw2)
+    vy = sc2 + sv2
+    beta = sc2 / vy
+    tau2 = min(inflate * beta * sv2, sc2)
+    g0 = z_prior.shape[0]
+    gc = z_comp.shape[0]
+    for b in numba.prange(nb):
+        d = lengths[b]
+        s0 = starts[b]
+        m = mean[s0: s0 + d].copy()
+        w, log_t, labels, tmp = _empty_buffers(d)
+        top_n = np.empty(max(components, 1), dtype=np.int64)
+        top_s = np.empty(max(components, 1))
+        w, log_t, labels, have, t_last = _top_matching(
+            w, log_t, labels, 0, 0.0, b, d, sw, num_labels, k0, k1, tmp, m, vy, sw2, cap, sent[b], top_n, top_s)
+        best = top_n[0]
+        indices[b] = best
+        hard = m.copy()
+        if best >= 0:
+            for k in range(d):
+                hard[k] = m[k] + beta * (w[best * d + k] - m[k])
+        if not soft or best < 0:
+            xhat[s0: s0 + d] = hard
+            continue
+        kc = 0
+        for i in range(top_n.shape[0]):
+            if top_n[i] >= 0:
+                kc += 1
+        centres = np.empty((kc, d))
+        for i in range(kc):
+            for k in range(d):
+                centres[i, k] = m[k] + beta * (w[top_n[i] * d + k] - m[k])
+        total = g0 + kc * gc
+        log_a0 = math.log(g0 / total) - 0.5 * d * math.log(sc2) if g0 > 0 else -math.inf
+        log_ac = math.log(gc / total) - 0.5 * d * math.log(tau2) if gc > 0 else -math.inf
+        acc = np.zeros(d)
+        wsum = 0.0
+        xs = np.empty(d)
+        ndraws = g0 + kc * gc
+        for j in range(ndraws):
+            if j < g0:
+                for k in range(d):
+                    xs[k] = m[k] + math.sqrt(sc2) * z_prior[j, k]
+            else:
+                ci = (j - g0) // gc
+                zi = (j - g0) % gc
+                for k in range(d):
+                    xs[k] = centres[ci, k] + math.sqrt(tau2) * z_comp[zi, k]
+            n, w, log_t, labels, have, t_last = _search(
+                w, log_t, labels, have, t_last, b, d, sw, num_labels, k0, k1, tmp, xs, sv2, sw2, cap, -1)
+            if n < 0 or labels[n] != sent[b]:
+                continue
+            # balance heuristic: weight p(x|y) / sum_c a_c q_c(x), constants (2 pi)^(d/2) cancel
+            q0 = 0.0
+            for k in range(d):
+                q0 += (xs[k] - m[k]) ** 2
+            log_p = -0.5 * q0 / sc2 - 0.5 * d * math.log(sc2)
+            top = log_a0 - 0.5 * q0 / sc2
+            logs = np.empty(kc + 1)
+            logs[0] = top
+            for i in range(kc):
+                qi = 0.0
+                for k in range(d):
+                    qi += (xs[k] - centres[i, k]) ** 2
+                logs[i + 1] = log_ac - 0.5 * qi / tau2
+                if logs[i + 1] > top:
+                    top = logs[i + 1]
+            s = 0.0
+            for i in range(kc + 1):
+                s += math.exp(logs[i] - top)
+            weight = math.exp(log_p - top - math.log(s))
+            wsum += weight
+            for k in range(d):
+                acc[k] += weight * xs[k]
+        if wsum > 0.0:
+            for k in range(d):
+                xhat[s0 + k] = acc[k] / wsum
+        else:
+            xhat[s0: s0 + d] = hard
+    return xhat, indices
