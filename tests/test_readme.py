@@ -47,6 +47,12 @@ def test_uq_example_makefile_quantizes_within_half_a_step(tmp_path):
     assert "within 1/2     yes" in done.stdout
 
 
+def test_wyner_ziv_example_makefile_beats_the_side_information_alone(tmp_path):
+    done = _make("report", tmp_path, "wz")
+    assert done.returncode == 0, done.stderr
+    assert "binning pays      yes" in done.stdout
+
+
 def test_readme_python_example_runs():
     code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
     namespace = {}
