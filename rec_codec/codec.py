@@ -67,6 +67,14 @@ class EncodeResult:
     approximate: bool
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def of_file(cls, data, started, **fields):
+        """The result for the file ``data``: header and payload bits from its bytes, and the
+        seconds since ``started`` (a ``time.perf_counter()`` value); other fields as given."""
+        header_bytes = container.header_size(data)
+        return cls(data=data, header_bits=8 * header_bytes, payload_bits=8 * (len(data) - header_bytes),
+                   seconds=time.perf_counter() - started, **fields)
+
     @property
     def bits(self):
         return 8 * len(self.data)
@@ -321,20 +329,16 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         approximate=algorithm == "orc",
     )
     data = container.pack(header, words)
-    sample = candidates(seed, prior, layout, indices).reshape(target.shape)
-    header_bytes = container.header_size(data)
-    return EncodeResult(
-        data=data,
-        sample=sample,
+    return EncodeResult.of_file(
+        data,
+        started,
+        sample=candidates(seed, prior, layout, indices).reshape(target.shape),
         algorithm=algorithm,
         layout=layout,
         indices=indices,
         steps=steps,
         kl_bits=float(kl.sum()),
-        header_bits=8 * header_bytes,
-        payload_bits=8 * (len(data) - header_bytes),
         layout_bits=layout_bits,
-        seconds=time.perf_counter() - started,
         approximate=algorithm == "orc",
     )
 

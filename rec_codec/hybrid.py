@@ -200,12 +200,10 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
                               tag=container.seed_tag(seed, prior.mean, prior.std), params=params, approximate=True)
     data = container.pack(header, words)
     sample = _values(k0, k1, layout, indices, symbols, plan["m"], prior).reshape(target.shape)
-    header_bytes = container.header_size(data)
-    m_bits = 8 * (len(container.pack(header, words)) - len(container.pack(_without_m(header), words)))
-    return codec.EncodeResult(
-        data=data, sample=sample, algorithm="hybrid", layout=layout, indices=indices, steps=steps,
-        kl_bits=float(kl.sum()), header_bits=8 * header_bytes, payload_bits=8 * (len(data) - header_bytes),
-        layout_bits=layout_bits, seconds=time.perf_counter() - started, approximate=True,
+    m_bits = 8 * (len(data) - len(container.pack(_without_m(header), words)))
+    return codec.EncodeResult.of_file(
+        data, started, sample=sample, algorithm="hybrid", layout=layout, indices=indices, steps=steps,
+        kl_bits=float(kl.sum()), layout_bits=layout_bits, approximate=True,
         extra={"eps": eps, "hybrid_search": search, "mean_log2_m": round(float(block_log2m.mean()), 3),
                "m_bits": m_bits})
 

@@ -34,7 +34,7 @@ import numba
 import numpy as np
 
 from . import container
-from .blocks import BlockLayout, layout_by_budget, layout_fixed
+from .blocks import layout_by_budget, layout_fixed
 from .codec import SP_ALGORITHMS
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter
@@ -395,20 +395,16 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
         approximate=algorithm == "sp-orc",
     )
     data = container.pack(header, words)
-    sample = sample_values(seed, flat_prior, layout, nbins, bins, local).reshape(target.shape)
-    header_bytes = container.header_size(data)
-    result = EncodeResult(
-        data=data,
-        sample=sample,
+    result = EncodeResult.of_file(
+        data,
+        started,
+        sample=sample_values(seed, flat_prior, layout, nbins, bins, local).reshape(target.shape),
         algorithm=algorithm,
         layout=layout,
         indices=local,
         steps=steps,
         kl_bits=float(kl.sum()),
-        header_bits=8 * header_bytes,
-        payload_bits=8 * (len(data) - header_bytes),
         layout_bits=layout_bits,
-        seconds=time.perf_counter() - started,
         approximate=algorithm == "sp-orc",
         extra={
             "bin_bits": round(float(log2_bins.sum()), 3),

@@ -597,7 +597,6 @@ def _nsq_training(model, rate, x, y, rng):
     base = model.nsq or NSQParams(1.0, 2)
     s = math.sqrt(source.cond_var)
     u = rng.uniform(-0.5, 0.5, x.size)
-    mean = source.coef * y
     if base.coset_code == "uniform":
         cosets_grid = sorted({max(1, int(math.floor(2.0**rate + 1e-9)))})
     else:
