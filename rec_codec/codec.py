@@ -306,17 +306,7 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
     if algorithm == "orc":
         params["orc_candidates"] = orc_candidates
     writer = PayloadWriter()
-    layout_bits = 0.0
-    if block_dims is not None:
-        params["block_dims"] = int(layout.lengths[0])
-    else:
-        params["num_blocks"] = layout.num_blocks
-        if layout.num_blocks > 1:
-            mean, std = _layout_model(layout.lengths)
-            params["layout_mean"], params["layout_std"] = mean, std
-            coded = layout.lengths[:-1]
-            writer.add_quantized_gaussian(coded, 1, layout.num_dims, mean, std)
-            layout_bits = _layout_information_bits(coded, mean, std)
+    layout_bits = write_layout(writer, params, layout, block_dims)
     if index_model is not None:
         params["index_model"] = index_model.fingerprint()
     writer.add_indices(indices, _octaves(index_model, zipf_bits))
@@ -343,7 +333,28 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
     )
 
 
-def _decode_layout(header, reader, num_dims):
+def write_layout(writer, params, layout, block_dims):
+    """Put the block layout in the header params and the payload; return its information bits.
+
+    Fixed-size blocks cost one varint. Otherwise the block count goes in the header and all
+    lengths but the last (implied by the shape) are coded with a quantized Gaussian whose
+    mean and std are header params; ``read_layout`` reverses it.
+    """
+    if block_dims is not None:
+        params["block_dims"] = int(layout.lengths[0])
+        return 0.0
+    params["num_blocks"] = layout.num_blocks
+    if layout.num_blocks == 1:
+        return 0.0
+    mean, std = _layout_model(layout.lengths)
+    params["layout_mean"], params["layout_std"] = mean, std
+    coded = layout.lengths[:-1]
+    writer.add_quantized_gaussian(coded, 1, layout.num_dims, mean, std)
+    return _layout_information_bits(coded, mean, std)
+
+
+def read_layout(header, reader, num_dims):
+    """The block layout that ``write_layout`` stored, read from the header and the payload."""
     params = header.params
     if "block_dims" in params:
         return layout_fixed(num_dims, params["block_dims"])
@@ -419,7 +430,7 @@ def decode(data, seed, prior=None, index_model=None, mi_profile=None):
 
         return decode_hybrid(header, words, seed, prior, index_model)
     reader = PayloadReader(words)
-    layout = _decode_layout(header, reader, num_dims)
+    layout = read_layout(header, reader, num_dims)
     indices = reader.read_indices(layout.num_blocks, _octaves(index_model, zipf_bits))
     reader.finish()
     if header.algorithm == "orc":

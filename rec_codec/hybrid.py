@@ -188,7 +188,7 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
     if orc:
         params["orc_candidates"] = orc_candidates
     writer = PayloadWriter()
-    layout_bits = _write_layout(writer, params, layout, block_dims)
+    layout_bits = codec.write_layout(writer, params, layout, block_dims)
     if levels > 1:
         writer.add_uniform(e - e_min, levels)
     if index_model is not None:
@@ -211,21 +211,6 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
 def _without_m(header):
     params = {k: v for k, v in header.params.items() if not k.startswith("hybrid_log2m")}
     return container.Header(header.algorithm, header.shape, header.tag, params, header.approximate)
-
-
-def _write_layout(writer, params, layout, block_dims):
-    """The block layout, as ``codec.encode`` writes it; returns its information bits."""
-    if block_dims is not None:
-        params["block_dims"] = int(layout.lengths[0])
-        return 0.0
-    params["num_blocks"] = layout.num_blocks
-    if layout.num_blocks == 1:
-        return 0.0
-    mean, std = codec._layout_model(layout.lengths)
-    params["layout_mean"], params["layout_std"] = mean, std
-    coded = layout.lengths[:-1]
-    writer.add_quantized_gaussian(coded, 1, layout.num_dims, mean, std)
-    return codec._layout_information_bits(coded, mean, std)
 
 
 def _values(k0, k1, layout, indices, symbols, m, prior):
@@ -259,7 +244,7 @@ def decode_hybrid(header, words, seed, prior, index_model=None):
     if levels < 1 or e_min + levels - 1 > MAX_LOG2_M:
         raise FormatError("the hybrid file's widths are out of range")
     reader = PayloadReader(words)
-    layout = codec._decode_layout(header, reader, num_dims)
+    layout = codec.read_layout(header, reader, num_dims)
     e = np.full(num_dims, e_min, dtype=np.int64)
     if levels > 1:
         e += reader.read_uniform(levels, num_dims)

@@ -294,7 +294,7 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
         InputError: invalid input or options, an unbounded ratio under SP-PFR, or a block
             whose D_inf(Q||P') would take SP-PFR past max_steps.
     """
-    from .codec import EncodeResult, _layout_information_bits, _layout_model, _resolve_prior
+    from .codec import EncodeResult, _resolve_prior, write_layout
 
     started = time.perf_counter()
     if algorithm not in SP_ALGORITHMS:
@@ -365,13 +365,7 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     elif flat_profile is not None:
         params["block_bits"] = _f32(block_bits)
     else:
-        params["num_blocks"] = layout.num_blocks
-        if layout.num_blocks > 1:
-            mean, std = _layout_model(layout.lengths)
-            params["layout_mean"], params["layout_std"] = mean, std
-            coded = layout.lengths[:-1]
-            writer.add_quantized_gaussian(coded, 1, layout.num_dims, mean, std)
-            layout_bits = _layout_information_bits(coded, mean, std)
+        layout_bits = write_layout(writer, params, layout, None)
     if flat_profile is not None:
         params["sp_margin_bits"] = _f32(margin_bits)
         params["mi_profile"] = profile_fingerprint(flat_profile)
@@ -437,7 +431,7 @@ def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_pro
 
 
 def _read_fields(header, words, seed, prior, index_model, mi_profile):
-    from .codec import _check_index_model, _decode_layout
+    from .codec import _check_index_model, read_layout
 
     split_seed(seed)
     shape = tuple(header.shape)
@@ -472,7 +466,7 @@ def _read_fields(header, words, seed, prior, index_model, mi_profile):
             raise FormatError("the file lacks its block budget")
         layout = layout_by_budget(flat_profile, np.zeros(num_dims), block_bits, math.inf)
     else:
-        layout = _decode_layout(header, reader, num_dims)
+        layout = read_layout(header, reader, num_dims)
     if flat_profile is not None:
         margin = params.get("sp_margin_bits")
         if margin is None or margin < 0:
