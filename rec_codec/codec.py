@@ -311,14 +311,7 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         params["index_model"] = index_model.fingerprint()
     writer.add_indices(indices, _octaves(index_model, zipf_bits))
     words = writer.finish()
-    header = container.Header(
-        algorithm=algorithm,
-        shape=tuple(target.shape),
-        tag=container.seed_tag(seed, prior.mean, prior.std),
-        params=params,
-        approximate=algorithm == "orc",
-    )
-    data = container.pack(header, words)
+    data = container.pack(target_header(algorithm, target, seed, prior, params, algorithm == "orc"), words)
     return EncodeResult.of_file(
         data,
         started,
@@ -331,6 +324,13 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         layout_bits=layout_bits,
         approximate=algorithm == "orc",
     )
+
+
+def target_header(algorithm, target, seed, prior, params, approximate):
+    """The file header of a Gaussian target: its shape, params and the (seed, prior) tag."""
+    return container.Header(algorithm=algorithm, shape=tuple(target.shape),
+                            tag=container.seed_tag(seed, prior.mean, prior.std), params=params,
+                            approximate=approximate)
 
 
 def write_layout(writer, params, layout, block_dims):

@@ -196,8 +196,7 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
     writer.add_indices(indices, codec._octaves(index_model, zipf_bits))
     writer.add_uniform(symbols, np.int64(1) << e)
     words = writer.finish()
-    header = container.Header(algorithm="hybrid", shape=tuple(target.shape),
-                              tag=container.seed_tag(seed, prior.mean, prior.std), params=params, approximate=True)
+    header = codec.target_header("hybrid", target, seed, prior, params, approximate=True)
     data = container.pack(header, words)
     sample = _values(k0, k1, layout, indices, symbols, plan["m"], prior).reshape(target.shape)
     m_bits = 8 * (len(data) - len(container.pack(_without_m(header), words)))

@@ -294,7 +294,7 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
         InputError: invalid input or options, an unbounded ratio under SP-PFR, or a block
             whose D_inf(Q||P') would take SP-PFR past max_steps.
     """
-    from .codec import EncodeResult, _resolve_prior, write_layout
+    from .codec import EncodeResult, _resolve_prior, target_header, write_layout
 
     started = time.perf_counter()
     if algorithm not in SP_ALGORITHMS:
@@ -381,14 +381,7 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     writer.add_uniform(bins[split], nbins[split])
     writer.add_indices(local, _octaves(index_model, zipf_bits))
     words = writer.finish()
-    header = container.Header(
-        algorithm=algorithm,
-        shape=tuple(target.shape),
-        tag=container.seed_tag(seed, prior.mean, prior.std),
-        params=params,
-        approximate=algorithm == "sp-orc",
-    )
-    data = container.pack(header, words)
+    data = container.pack(target_header(algorithm, target, seed, prior, params, algorithm == "sp-orc"), words)
     result = EncodeResult.of_file(
         data,
         started,
