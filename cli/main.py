@@ -107,19 +107,23 @@ def _progress(quiet, label):
     return report
 
 
-def _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path):
+_OPTION_OWNER = {"--alpha": "uq", "--eps": "hybrid", "--hybrid-search": "hybrid", "--sp-dinf-limit": "sp-pfr"}
+
+
+def _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf_limit=None):
     """The options that belong to one algorithm; refuse the ones that do not apply."""
-    given = {"--alpha": alpha, "--eps": eps, "--hybrid-search": hybrid_search}
-    own = {"uq": ("--alpha",), "hybrid": ("--eps", "--hybrid-search")}.get(algorithm, ())
+    given = {"--alpha": alpha, "--eps": eps, "--hybrid-search": hybrid_search, "--sp-dinf-limit": sp_dinf_limit}
     for name, value in given.items():
-        if value is not None and name not in own:
-            raise CliError(f"{name} applies to --algorithm {'uq' if name == '--alpha' else 'hybrid'} only")
+        if value is not None and _OPTION_OWNER[name] != algorithm:
+            raise CliError(f"{name} applies to --algorithm {_OPTION_OWNER[name]} only")
     if algorithm == "uq":
         if prior_path:
             raise CliError("--algorithm uq reads the prior of y from VALUES.npz itself; drop --prior")
         return {"alpha": alpha}
     if algorithm == "hybrid":
         return {k: v for k, v in (("eps", eps), ("search", hybrid_search)) if v is not None}
+    if algorithm == "sp-pfr" and sp_dinf_limit is not None:
+        return {"dinf_limit": sp_dinf_limit}
     return {}
 
 
@@ -153,17 +157,21 @@ def cli():
               help="PFR's cap on candidates per block.")
 @click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy",
               help="sp-pfr/sp-orc: per-dimension MI in bits, held by both sides.")
+@click.option("--sp-dinf-limit", type=click.FloatRange(min=0, min_open=True), metavar="BITS",
+              help="sp-pfr: halve blocks whose D_inf(Q||P') passes BITS (SP-PFR takes about 2^D_inf "
+              "steps) [default: 20].")
 @click.option("--sample-out", metavar="CHOSEN.npy", help="Also write the encoder's sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
 @friendly_errors
 def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_search, block_bits, block_dims,
-           orc_candidates, index_model, max_steps, mi_profile_path, sample_out, as_json, force, quiet):
+           orc_candidates, index_model, max_steps, mi_profile_path, sp_dinf_limit, sample_out, as_json, force,
+           quiet):
     """Encode one sample of the Gaussian target in TARGET.npz (arrays mean, std).
 
     With --algorithm uq, TARGET.npz holds y and its prior (mean/std or loc/scale) instead."""
-    options = _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path)
+    options = _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf_limit)
     _check_output(output, force)
     if sample_out is not None:
         if sample_out == "-":

@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["BlockLayout", "layout_by_budget", "layout_fixed"]
+__all__ = ["BlockLayout", "layout_by_budget", "layout_fixed", "halve_blocks", "apply_halvings"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,4 +101,81 @@ def layout_by_budget(kl_bits, dinf_bits, budget_bits, dinf_limit_bits):
         block_dinf += i
     if length:
         lengths.append(length)
+    return BlockLayout(np.array(lengths, dtype=np.int64))
+
+
+def _halves(start, length):
+    """The two blocks a halving makes: the first floor(n/2) dimensions and the rest."""
+    half = length // 2
+    return (start, half), (start + half, length - half)
+
+
+def halve_blocks(layout, block_cost, limit):
+    """Halve every block whose cost passes a limit, again and again, down to one dimension.
+
+    The cost of a block must depend on that block alone (SP-PFR's D_inf(Q||P'), which sets
+    its steps, does). The decoder replays the halvings from one flag per visited block of
+    two or more dimensions, in preorder: 1 halved, 0 kept (``apply_halvings``). A flag's
+    depth (0 for a block of ``layout``, 1 for its halves, ...) lets it be coded with its
+    own probability.
+
+    Args:
+        layout (BlockLayout): the blocks to start from.
+        block_cost (callable): BlockLayout -> float array, the cost of each of its blocks.
+        limit (float): the largest cost a block may keep.
+    Returns:
+        (BlockLayout, np.ndarray, np.ndarray): the new blocks, the int64 flags and their depths.
+    """
+    leaves = list(zip(layout.starts.tolist(), layout.lengths.tolist()))
+    final = [False] * len(leaves)
+    halved = set()
+    while not all(final):
+        costs = block_cost(BlockLayout(np.array([n for _, n in leaves], dtype=np.int64)))
+        new_leaves, new_final = [], []
+        for (start, length), done, cost in zip(leaves, final, costs.tolist()):
+            if not done and length > 1 and cost > limit:
+                halved.add((start, length))
+                new_leaves += list(_halves(start, length))
+                new_final += [False, False]
+            else:
+                new_leaves.append((start, length))
+                new_final.append(True)
+        leaves, final = new_leaves, new_final
+    flags, depths = [], []
+
+    def visit(start, length, depth):
+        if length == 1:
+            return
+        flags.append(int((start, length) in halved))
+        depths.append(depth)
+        if flags[-1]:
+            for child in _halves(start, length):
+                visit(*child, depth + 1)
+
+    for start, length in zip(layout.starts.tolist(), layout.lengths.tolist()):
+        visit(start, length, 0)
+    return (BlockLayout(np.array([n for _, n in leaves], dtype=np.int64)), np.array(flags, dtype=np.int64),
+            np.array(depths, dtype=np.int64))
+
+
+def apply_halvings(layout, read_flag):
+    """The blocks ``halve_blocks`` made, replayed from its flags.
+
+    Args:
+        layout (BlockLayout): the blocks before halving.
+        read_flag (callable): depth -> the next flag (0 or 1).
+    Returns:
+        BlockLayout.
+    """
+    lengths = []
+
+    def visit(start, length, depth):
+        if length > 1 and read_flag(depth):
+            for child in _halves(start, length):
+                visit(*child, depth + 1)
+        else:
+            lengths.append(length)
+
+    for start, length in zip(layout.starts.tolist(), layout.lengths.tolist()):
+        visit(start, length, 0)
     return BlockLayout(np.array(lengths, dtype=np.int64))

@@ -264,7 +264,8 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         index_model (EmpiricalIndexModel or None): index code; default Zipf.
         max_steps (int): PFR's cap on candidates per block.
         progress (callable or None): progress(blocks_done, blocks_total).
-        **options: options of "hybrid" (``eps``, ``search``; see ``hybrid.encode_hybrid``).
+        **options: options of "hybrid" (``eps``, ``search``; see ``hybrid.encode_hybrid``) and
+            of "sp-pfr" (``dinf_limit``; see ``partition.encode_partitioned``).
         mi_profile (array_like or None): per-dimension MI in bits for sp-pfr and sp-orc
             (see ``rec_codec.partition``).
     Returns:
@@ -280,15 +281,17 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         return encode_hybrid(target, seed, prior=prior, block_bits=block_bits, block_dims=block_dims,
                              orc_candidates=orc_candidates, index_model=index_model, max_steps=max_steps,
                              progress=progress, **options)
+    if algorithm in SP_ALGORITHMS:
+        from .partition import encode_partitioned
+
+        if set(options) - {"dinf_limit"}:
+            raise InputError(f"option {sorted(set(options) - {'dinf_limit'})[0]!r} does not apply to {algorithm}")
+        return encode_partitioned(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates,
+                                  index_model, max_steps, progress, mi_profile=mi_profile, **options)
     if options:
         raise InputError(f"option {sorted(options)[0]!r} applies to --algorithm hybrid only")
     started = time.perf_counter()
     _check_algorithm(algorithm)
-    if algorithm in SP_ALGORITHMS:
-        from .partition import encode_partitioned
-
-        return encode_partitioned(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates,
-                                  index_model, max_steps, progress, mi_profile=mi_profile)
     split_seed(seed)
     prior = _resolve_prior(target, prior)
     if int(max_steps) < 1:

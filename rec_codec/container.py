@@ -116,6 +116,9 @@ PARAMS: dict[str, tuple[int, str]] = {
     # Quantized Gaussian model of the coded log2 J_d (without a profile).
     "sp_exp_mean": (42, "f32"),
     "sp_exp_std": (43, "f32"),
+    # P(halved) per depth of the flags that replay SP-PFR's halved blocks, one byte q a depth
+    # (p = q/256, depth 0 lowest); absent: the encoder did not halve.
+    "sp_halving": (44, "varint"),
     # Wyner-Ziv (ids 60-79): nested scalar quantization ...
     "wz_delta": (60, "f64"),
     "wz_cosets": (61, "varint"),

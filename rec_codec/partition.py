@@ -24,9 +24,20 @@ must derive the J_d:
 
 The margin (default 2 bits) keeps log2 J a little below the block KL, where the local
 index costs about log2(KL - log2 J + 1) + 1 bits beyond it.
+
+**Blocks too slow for SP-PFR are halved.** SP-PFR needs about 2^D_inf(Q||P') candidates
+per block, and D_inf(Q||P') is not set by the block's KL alone: every dimension keeps part
+of its D_inf over its KL inside its bin (about 0.72 bits for a narrow Gaussian posterior
+against N(0, 1)), and a dimension near the prior has D_inf of order one nat with no KL at
+all. So a block whose D_inf(Q||P') passes ``dinf_limit`` (default 20 bits) is cut in two
+halves by dimension count, and each half is judged again with its own bins. The decoder
+replays the cuts from one flag per visited block of two or more dimensions (1 halved, 0
+kept), coded with a Bernoulli law per depth whose parameters are in the header; without a
+profile the cuts are simply part of the coded layout.
 """
 
 import math
+import numbers
 import time
 import zlib
 
@@ -34,7 +45,7 @@ import numba
 import numpy as np
 
 from . import container
-from .blocks import layout_by_budget, layout_fixed
+from .blocks import apply_halvings, halve_blocks, layout_by_budget, layout_fixed
 from .codec import SP_ALGORITHMS
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter
@@ -45,6 +56,7 @@ from .rng import split_seed
 __all__ = [
     "SP_ALGORITHMS",
     "DEFAULT_MARGIN_BITS",
+    "DEFAULT_DINF_LIMIT_BITS",
     "MAX_DIM_BIN_BITS",
     "allocate_bins",
     "check_mi_profile",
@@ -60,6 +72,7 @@ __all__ = [
 ]
 
 DEFAULT_MARGIN_BITS = 2.0
+DEFAULT_DINF_LIMIT_BITS = 20.0
 MAX_DIM_BIN_BITS = 16
 MAX_BLOCK_BIN_BITS = 60
 _LN2 = math.log(2.0)
@@ -225,12 +238,46 @@ def _octaves(index_model, zipf_bits):
 
 
 def _plan(target_kl, shape, flat_profile, block_bits, block_dims):
-    """The layout and whether it is coded in the payload (False: derived by the decoder)."""
+    """The layout before any halving."""
     n = target_kl.shape[0]
     if block_dims is not None:
         return layout_fixed(n, block_dims)
     weights = flat_profile if flat_profile is not None else target_kl
     return layout_by_budget(weights, np.zeros(n), block_bits, math.inf)
+
+
+def _bins_for(layout, flat_profile, target_kl, margin_bits):
+    """J_d for a layout: from the profile, or powers of two from the target's KL (coded)."""
+    if flat_profile is not None:
+        return allocate_bins(flat_profile, layout, margin_bits)
+    return allocate_bins(target_kl, layout, margin_bits, powers_of_two=True)
+
+
+_HALVING_LEVELS = 8
+
+
+def _halving_code(flags, depths):
+    """P(halved) per depth, quantized to q/256 with q in [1, 255], packed one byte a depth
+    (depth 0 in the low byte; depths past the last byte use the last) into one integer."""
+    levels = min(int(depths.max()) + 1 if depths.size else 1, _HALVING_LEVELS)
+    code = 0
+    for level in range(levels):
+        chosen = flags[np.minimum(depths, levels - 1) == level]
+        p = float(chosen.mean()) if chosen.size else 0.5
+        code |= min(max(int(round(256 * p)), 1), 255) << (8 * level)
+    return code
+
+
+def _halving_table(code):
+    """(levels, 2) probabilities of kept/halved per depth, from ``_halving_code``'s integer."""
+    quantized = []
+    while code:
+        quantized.append(code & 0xFF)
+        code >>= 8
+    if not 1 <= len(quantized) <= _HALVING_LEVELS or 0 in quantized:
+        raise FormatError("the file's block halving parameter is out of range: the file is corrupt")
+    p = np.array(quantized, dtype=np.float64) / 256.0
+    return np.stack([1.0 - p, p], axis=1)
 
 
 def _search(target, prior, seed, layout, nbins, num_candidates, max_steps, progress):
@@ -277,7 +324,7 @@ def _gaussian_bits(values, mean, std):
 
 def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=32.0, block_dims=None,
                        orc_candidates=None, index_model=None, max_steps=2**31, progress=None, mi_profile=None,
-                       margin_bits=DEFAULT_MARGIN_BITS):
+                       margin_bits=DEFAULT_MARGIN_BITS, dinf_limit=DEFAULT_DINF_LIMIT_BITS):
     """Encode one sample of the target with SP-PFR (exact) or SP-ORC (approximate).
 
     Args:
@@ -287,9 +334,12 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
         orc_candidates (int or None): SP-ORC's N; default 2^(budget - log2 J + 4), at least 16.
         mi_profile (array_like or None): per-dimension MI in bits, the target's shape.
         margin_bits (float): log2 J of a block is its MI (or KL) less this.
+        dinf_limit (float or None): SP-PFR halves blocks whose D_inf(Q||P') passes this
+            many bits; None (or inf) never halves. SP-ORC ignores it.
     Returns:
-        codec.EncodeResult, with extra figures ``bin_bits``, ``partition_bits`` and
-        ``dinf_partitioned_bits`` (mean D_inf(Q||P') per block).
+        codec.EncodeResult, with extra figures ``bin_bits``, ``partition_bits``,
+        ``halving_bits`` (the flags' bits), ``halved_blocks`` and ``dinf_partitioned_bits``
+        (mean D_inf(Q||P') per block).
     Raises:
         InputError: invalid input or options, an unbounded ratio under SP-PFR, or a block
             whose D_inf(Q||P') would take SP-PFR past max_steps.
@@ -307,6 +357,10 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
         raise InputError(f"--max-steps must be >= 1, got {max_steps}")
     if not (math.isfinite(margin_bits) and margin_bits >= 0):
         raise InputError(f"the partition margin must be a finite number of bits >= 0, got {margin_bits}")
+    if dinf_limit is None:
+        dinf_limit = math.inf
+    if isinstance(dinf_limit, bool) or not isinstance(dinf_limit, numbers.Real) or not dinf_limit > 0:
+        raise InputError(f"--sp-dinf-limit must be a number of bits > 0, got {dinf_limit!r}")
     flat_profile = None if mi_profile is None else check_mi_profile(mi_profile, target.shape)
     kl = kl_bits(target, prior).ravel()
     if algorithm == "sp-pfr":
@@ -320,11 +374,15 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
                 f"{target.std.flat[i]:g} >= prior std {prior.std.flat[i]:g}): exact SP-PFR cannot stop; "
                 "use --algorithm sp-orc")
     layout = _plan(kl, target.shape, flat_profile, block_bits, block_dims)
-    if flat_profile is not None:
-        nbins = allocate_bins(flat_profile, layout, margin_bits)
-    else:
-        nbins = allocate_bins(kl, layout, margin_bits, powers_of_two=True)
     flat_target, flat_prior = target.flat(), prior.flat()
+    halvings = depths = np.zeros(0, dtype=np.int64)
+    halving = algorithm == "sp-pfr" and math.isfinite(dinf_limit)
+    if halving:
+        layout, halvings, depths = halve_blocks(
+            layout, lambda lay: partitioned_dinf_bits(flat_target, flat_prior,
+                                                      _bins_for(lay, flat_profile, kl, margin_bits), lay),
+            dinf_limit)
+    nbins = _bins_for(layout, flat_profile, kl, margin_bits)
     log2_bins = layout.block_sums(np.log2(nbins))
     block_kl = layout.block_sums(kl)
     zipf_bits = _f32(np.maximum(block_kl - log2_bins, 0.0).mean())
@@ -345,8 +403,8 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
             raise InputError(
                 f"block {worst} (dimensions {start}..{start + int(layout.lengths[worst]) - 1}) has D_inf(Q||P') "
                 f"{block_dinf[worst]:.1f} bits: SP-PFR would need about 2^{block_dinf[worst]:.0f} candidates, more "
-                f"than --max-steps {max_steps}; use smaller blocks" + ("" if flat_profile is not None else ", an MI profile")
-                + " or --algorithm sp-orc")
+                f"than --max-steps {max_steps}; use smaller blocks" + ("" if halving else ", --sp-dinf-limit")
+                + ("" if flat_profile is not None else ", an MI profile") + " or --algorithm sp-orc")
     bins, local, steps, _, block_dinf = _search(flat_target, flat_prior, seed, layout, nbins, num_candidates,
                                                  max_steps, progress)
     if (local < 0).any():
@@ -360,12 +418,19 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     writer = PayloadWriter()
     layout_bits = 0.0
     partition_bits = 0.0
+    halving_bits = 0.0
+    layout_known = block_dims is not None or flat_profile is not None
     if block_dims is not None:
-        params["block_dims"] = int(layout.lengths[0])
+        params["block_dims"] = int(block_dims)
     elif flat_profile is not None:
         params["block_bits"] = _f32(block_bits)
     else:
         layout_bits = write_layout(writer, params, layout, None)
+    if halving and layout_known:
+        params["sp_halving"] = code = _halving_code(halvings, depths)
+        table = _halving_table(code)[np.minimum(depths, len(_halving_table(code)) - 1)]
+        writer.add_categorical(halvings, table)
+        halving_bits = float(-np.log2(table[np.arange(halvings.size), halvings]).sum())
     if flat_profile is not None:
         params["sp_margin_bits"] = _f32(margin_bits)
         params["mi_profile"] = profile_fingerprint(flat_profile)
@@ -396,6 +461,8 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
         extra={
             "bin_bits": round(float(log2_bins.sum()), 3),
             "partition_bits": round(partition_bits, 3),
+            "halving_bits": round(halving_bits, 3),
+            "halved_blocks": int(halvings.sum()),
             "dinf_partitioned_bits": round(float(block_dinf.mean()), 3),
         },
     )
@@ -460,6 +527,12 @@ def _read_fields(header, words, seed, prior, index_model, mi_profile):
         layout = layout_by_budget(flat_profile, np.zeros(num_dims), block_bits, math.inf)
     else:
         layout = read_layout(header, reader, num_dims)
+    if "sp_halving" in params:
+        if not ("block_dims" in params or flat_profile is not None):
+            raise FormatError("the file has block halvings but a coded layout: the file is corrupt")
+        table = _halving_table(params["sp_halving"])
+        layout = apply_halvings(
+            layout, lambda depth: int(reader.read_categorical(1, table[min(depth, len(table) - 1)])[0]))
     if flat_profile is not None:
         margin = params.get("sp_margin_bits")
         if margin is None or margin < 0:

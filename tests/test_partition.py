@@ -4,6 +4,8 @@ The 5-D target is DESIGN's example (mu = .6,-.4,.2,.9,0; sigma = .05,.08,.15,.1,
 bits, D_inf 15.0 bits against N(0, 1)); its per-dimension KL serves as the MI profile.
 """
 
+import json
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -41,6 +43,17 @@ def test_sp_pfr_is_exact_by_ks_per_dimension_over_2000_blocks():
     blocks = 2000
     target, profile = tiled(blocks)
     result = codec.encode(target, 11, algorithm="sp-pfr", block_dims=5, mi_profile=profile)
+    z = ((result.sample - target.mean) / target.std).reshape(blocks, 5)
+    pvalues = [stats.kstest(z[:, d], "norm").pvalue for d in range(5)]
+    assert min(pvalues) > 0.001, pvalues
+
+
+def test_sp_pfr_stays_exact_when_its_blocks_are_halved():
+    # 5-D blocks of DESIGN's example have D_inf(Q||P') about 5.8 bits: a 4-bit limit halves them.
+    blocks = 1500
+    target, profile = tiled(blocks)
+    result = codec.encode(target, 12, algorithm="sp-pfr", block_dims=5, mi_profile=profile, dinf_limit=4.0)
+    assert result.summary()["halved_blocks"] >= blocks
     z = ((result.sample - target.mean) / target.std).reshape(blocks, 5)
     pvalues = [stats.kstest(z[:, d], "norm").pvalue for d in range(5)]
     assert min(pvalues) > 0.001, pvalues
@@ -92,6 +105,53 @@ def test_bins_and_local_indices_survive_the_container():
         assert np.array_equal(bins, result.bins)
         assert np.array_equal(local, result.indices)
         assert (nbins > 1).any() and (bins < nbins).all()
+
+
+@pytest.mark.parametrize("layout", ["profile", "coded", "block_dims"])
+def test_halved_blocks_round_trip_and_each_keeps_within_the_limit(layout):
+    target = random_target(60, seed=6)
+    prior = standard_normal_like((60,))
+    profile = kl_bits(target, prior) if layout == "profile" else None
+    options = {"block_dims": 30} if layout == "block_dims" else {"block_bits": 40}
+    result = codec.encode(target, 8, algorithm="sp-pfr", mi_profile=profile, dinf_limit=6.0, **options)
+    summary = result.summary()
+    assert summary["halved_blocks"] > 0
+    assert (summary["halving_bits"] > 0) == (layout != "coded")  # a coded layout carries the halves itself
+    dinf = partitioned_dinf_bits(target, prior, result.nbins, result.layout)
+    assert ((dinf <= 6.0) | (result.layout.lengths == 1)).all()
+    assert np.array_equal(codec.decode(result.data, 8, mi_profile=profile), result.sample)
+    read_layout, nbins, bins, local = read_partitioned(result.data, 8, mi_profile=profile)
+    assert np.array_equal(read_layout.lengths, result.layout.lengths)
+    assert np.array_equal(nbins, result.nbins) and np.array_equal(bins, result.bins)
+
+
+def test_without_halving_a_slow_block_is_refused_and_with_it_coded():
+    target = random_target(60, seed=6)
+    with pytest.raises(InputError, match="D_inf"):
+        codec.encode(target, 8, algorithm="sp-pfr", block_bits=1000, dinf_limit=None, max_steps=2**12)
+    result = codec.encode(target, 8, algorithm="sp-pfr", block_bits=1000, dinf_limit=10.0, max_steps=2**12)
+    assert np.array_equal(codec.decode(result.data, 8), result.sample)
+
+
+@pytest.mark.parametrize("limit", [0.0, -3.0, float("nan"), "20"])
+def test_a_bad_dinf_limit_is_refused(limit):
+    with pytest.raises(InputError, match="dinf-limit"):
+        codec.encode(random_target(6), 1, algorithm="sp-pfr", dinf_limit=limit)
+
+
+def test_dinf_limit_applies_to_sp_pfr_only():
+    with pytest.raises(InputError, match="dinf_limit"):
+        codec.encode(random_target(6), 1, algorithm="pfr", dinf_limit=10.0)
+
+
+def test_a_halving_table_with_a_zero_probability_is_refused():
+    target = random_target(60, seed=6)
+    profile = kl_bits(target, standard_normal_like((60,)))
+    result = codec.encode(target, 8, algorithm="sp-pfr", block_bits=40, mi_profile=profile, dinf_limit=6.0)
+    header, words = container.unpack(result.data)
+    header.params["sp_halving"] = header.params["sp_halving"] & ~0xFF  # depth 0 byte = 0
+    with pytest.raises(FormatError, match="halving"):
+        codec.decode(container.pack(header, words), 8, mi_profile=profile)
 
 
 def test_sample_lies_in_the_bins_sent():
@@ -201,6 +261,18 @@ def test_cli_mi_profile_encode_decode_round_trip(files):
         assert np.array_equal(np.load(files / f"{algorithm}.npy"), np.load(files / f"{algorithm}-d.npy"))
     info = ok("info", files / "sp-pfr.rec", "--json")
     assert b'"mi_profile"' in info.out
+
+
+def test_cli_sp_dinf_limit_halves_blocks_and_belongs_to_sp_pfr(files):
+    ok("mi-profile", files / "train.npz", "-o", files / "p.npy", "-q")
+    summary = ok("encode", files / "t.npz", "-o", files / "h.rec", "--seed", "3", "--algorithm", "sp-pfr",
+                 "--mi-profile", files / "p.npy", "--block-bits", "100", "--sp-dinf-limit", "3", "--json")
+    assert json.loads(summary.out)["halved_blocks"] > 0
+    ok("decode", files / "h.rec", "-o", files / "h.npy", "--seed", "3", "--mi-profile", files / "p.npy")
+    fails(files, "encode", files / "t.npz", "-o", files / "x.rec", "--seed", "3", "--sp-dinf-limit", "3",
+          fragments=("--sp-dinf-limit", "sp-pfr"))
+    fails(files, "encode", files / "t.npz", "-o", files / "x.rec", "--seed", "3", "--algorithm", "sp-pfr",
+          "--sp-dinf-limit", "0", fragments=("--sp-dinf-limit",), code=2)
 
 
 @pytest.mark.parametrize("content, fragment", [
