@@ -427,10 +427,11 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     else:
         layout_bits = write_layout(writer, params, layout, None)
     if halving and layout_known:
-        params["sp_halving"] = code = _halving_code(halvings, depths)
-        table = _halving_table(code)[np.minimum(depths, len(_halving_table(code)) - 1)]
-        writer.add_categorical(halvings, table)
-        halving_bits = float(-np.log2(table[np.arange(halvings.size), halvings]).sum())
+        params["sp_halving"] = _halving_code(halvings, depths)
+        table = _halving_table(params["sp_halving"])
+        rows = table[np.minimum(depths, len(table) - 1)]
+        writer.add_categorical(halvings, rows)
+        halving_bits = float(-np.log2(rows[np.arange(halvings.size), halvings]).sum())
     if flat_profile is not None:
         params["sp_margin_bits"] = _f32(margin_bits)
         params["mi_profile"] = profile_fingerprint(flat_profile)
