@@ -314,3 +314,25 @@ def test_bench_wz_writes_rows_with_the_agreed_keys(tmp_path):
         assert row["gap_db"] == pytest.approx(row["mse_db"] - row["dwz_db"], abs=0.02)
         assert row["bits_per_sample"] <= 1.2
     assert os.path.exists(out)
+
+
+def test_ball_candidate_list_gives_the_full_searchs_choice_for_every_point_in_the_ball():
+    from rec_codec.kernels import wz as kernels
+    from rec_codec.rng import split_seed
+
+    k0, k1 = split_seed(SEED)
+    rng = np.random.default_rng(24)
+    sv2, sw2, labels, cap = 0.02, 1.02, 8, 2**12
+    for block, d in enumerate((1, 3, 6)):
+        m = rng.normal(0.0, 1.0, d)
+        rho = 0.5
+        w, log_t, labs, tmp = kernels._empty_buffers(d)
+        order, count, w, log_t, labs, have, t_last = kernels._ball_candidates(
+            w, log_t, labs, 0, 0.0, block, d, math.sqrt(sw2), labels, k0, k1, tmp, m, rho, sv2, sw2, cap)
+        assert 0 < count < cap
+        for _ in range(200):
+            step = rng.normal(0.0, 1.0, d)
+            x = m + rho * rng.uniform() * step / np.linalg.norm(step)
+            full, w, log_t, labs, have, t_last = kernels._search(
+                w, log_t, labs, have, t_last, block, d, math.sqrt(sw2), labels, k0, k1, tmp, x, sv2, sw2, cap, -1)
+            assert kernels._search_list(w, log_t, order, count, d, x, sv2, sw2) == full
