@@ -134,13 +134,14 @@ def wz_decode(source, side_info, model_path, output, seed, decoder, force):
 @click.option("-o", "--output", metavar="OUT.json", help="Write here instead of over MODEL.json.")
 @click.option("--train-samples", type=click.IntRange(min=100), help="Training draws (nsq 20000, rec 3000).")
 @click.option("--train-seed", type=SEED, default=2**40 + 17, show_default=True, help="Seed of the training draws.")
+@click.option("--dims", type=click.IntRange(1, 64), help="rec: samples per block (default: the design chooses).")
 @click.option("--json", "as_json", is_flag=True, help="Print the training figures as JSON.")
 @_errors
-def wz_design(model_path, rate, output, train_samples, train_seed, as_json):
+def wz_design(model_path, rate, output, train_samples, train_seed, dims, as_json):
     """Pick the scheme's parameters for a target rate on training draws; write MODEL.json."""
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
-    designed, report = wz_lib.design(model, rate, train_samples, train_seed)
+    designed, report = wz_lib.design(model, rate, train_samples, train_seed, dims)
     container.atomic_write(output or model_path, (json.dumps(designed.to_dict(), indent=2) + "\n").encode())
     params = designed.params()
     report = {"scheme": designed.scheme, "rate": rate, **report, "params": vars(params)}

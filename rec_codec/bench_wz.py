@@ -53,8 +53,12 @@ def _model(source, scheme):
         return _wz.WZModel(source, "nsq", nsq=_wz.NSQParams(1.0, 2, "soft", "marginal"))
     if scheme == "nsq-uniform":
         return _wz.WZModel(source, "nsq", nsq=_wz.NSQParams(1.0, 2, "soft", "uniform"))
-    dims = 1 if scheme == "rec" else int(scheme[-1])
-    return _wz.WZModel(source, "rec", rec=_wz.RECParams(1.0, 1.0, 1, dims))
+    return _wz.WZModel(source, "rec")
+
+
+def _dims(scheme):
+    """Samples per block a scheme fixes; None for ``rec``, whose design chooses."""
+    return int(scheme[-1]) if scheme.startswith("rec-d") else None
 
 
 def _params_text(model):
@@ -71,7 +75,8 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None):
         sources (list of str): see ``parse_source``.
         schemes (list of str): "nsq" (coset index coded under X's marginal), "nsq-uniform"
             (L <= 2^R cosets coded uniformly, the setting of DESIGN's reference), "rec"
-            (one sample per block), "rec-d2", "rec-d3" (2 or 3 samples coded jointly).
+            (the design chooses the block: one sample, or several coded jointly),
+            "rec-d2", "rec-d3" (2 or 3 samples per block).
         rates (list of float): bits per sample.
         samples (int): evaluation samples per row.
         seed (int): the codec's shared seed.
@@ -89,7 +94,7 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None):
         side_only = _db(source.cond_var)
         for rate in rates:
             for scheme in schemes:
-                model, report = _wz.design(_model(source, scheme), rate)
+                model, report = _wz.design(_model(source, scheme), rate, dims=_dims(scheme))
                 started = time.perf_counter()
                 coded = _wz.encode(x, model, seed)
                 encode_s = time.perf_counter() - started

@@ -302,15 +302,103 @@ def test_cli_refuses_a_model_without_the_schemes_parameters(files):
           fragments=("wz design",))
 
 
-def test_bench_wz_writes_rows_with_the_agreed_keys(tmp_path):
+@pytest.mark.parametrize("rec", ["rec-d2", pytest.param("rec", marks=pytest.mark.slow)])
+def test_bench_wz_writes_rows_with_the_agreed_keys(tmp_path, rec):
     out = tmp_path / "rows.json"
-    ok("bench", "wz", "--sources", "y=x+n:0.5", "--schemes", "nsq,rec", "--rates", "1", "--samples", "400",
+    ok("bench", "wz", "--sources", "y=x+n:0.5", "--schemes", f"nsq,{rec}", "--rates", "1", "--samples", "400",
        "--json", out)
     rows = json.loads(out.read_text())
-    assert {r["scheme"] for r in rows} == {"nsq", "rec"}
+    assert {r["scheme"] for r in rows} == {"nsq", rec}
     for row in rows:
         for key in ("source", "scheme", "rate_bits", "mse_db", "dwz_db", "gap_db", "error_rate"):
             assert key in row
         assert row["gap_db"] == pytest.approx(row["mse_db"] - row["dwz_db"], abs=0.02)
         assert row["bits_per_sample"] <= 1.2
     assert os.path.exists(out)
+
+
+# --------------------------------------------------------------------------- joint REC design
+
+
+def test_joint_plan_codes_several_samples_per_block_at_one_bit():
+    for source in (SOURCE, wz.GaussianSource("x = y + n", 1.0, 0.1), wz.GaussianSource("y = x + n", 1.0, 0.01)):
+        plan = wz.joint_plan(source, 1.0)
+        assert plan, source
+        assert len({d for d, _, _ in plan}) == 1 and plan[0][0] > 1
+        assert len(set(plan)) == len(plan)
+        for d, _, log_n in plan:
+            assert d + 1 <= log_n <= wz.JOINT_BUDGET_BITS
+
+
+def test_joint_plan_honours_fixed_dims_and_the_label_limit():
+    assert {d for d, _, _ in wz.joint_plan(SOURCE, 1.0, dims=2)} == {2}
+    assert wz.joint_plan(SOURCE, 6.0, dims=4) == []  # 24 label bits per block
+
+
+def joint_model(source=SOURCE, draws=wz.JOINT_SOFT_DRAWS, components=wz.JOINT_COMPONENTS):
+    d, offset, log_n = wz.joint_plan(source, 1.0)[0]
+    return wz.WZModel(source, "rec", rec=wz.RECParams(wz.source_sv2(source, 1.0 + offset), float(d), 2**log_n, d,
+                                                      "soft", draws, components))
+
+
+def test_joint_rec_round_trips_bit_for_bit_through_the_file():
+    model = joint_model(draws=64)
+    x, y = draws(203, seed=21)  # not a multiple of the block: the last block is short
+    first = wz.encode(x, model, SEED)
+    assert wz.encode(x, model, SEED).data == first.data
+    assert first.rate <= 1.0 + 64 / x.size
+    xhat, choices = wz.decode_with_choices(first.data, y, model, SEED, "hard")
+    assert np.mean(choices == first.choices) > 0.5
+    assert np.array_equal(xhat, wz.decode(first.data, y, model, SEED, "hard"))
+
+
+def test_joint_soft_rec_is_never_worse_than_hard_on_the_same_draws():
+    model = joint_model()
+    x, y = draws(2400, seed=22)
+    data = wz.encode(x, model, SEED).data
+    soft = np.mean((wz.decode(data, y, model, SEED, "soft") - x) ** 2)
+    hard = np.mean((wz.decode(data, y, model, SEED, "hard") - x) ** 2)
+    assert soft <= hard
+    assert soft < SOURCE.cond_var
+
+
+def test_design_rejects_bad_dims():
+    model = wz.WZModel(SOURCE, "rec")
+    for dims in (0, 65, 2.5, True):
+        with pytest.raises(InputError, match="dims"):
+            wz.design(model, 1.0, train_samples=100, dims=dims)
+
+
+@pytest.mark.slow
+def test_design_picks_a_joint_block_at_one_bit_and_it_round_trips():
+    model, report = wz.design(wz.WZModel(SOURCE, "rec"), 1.0, train_samples=600)
+    params = model.params()
+    assert params.dims > 1 and params.labels == 2**params.dims
+    assert report["train_mse"] < SOURCE.cond_var
+    x, y = draws(300, seed=23)
+    coded = wz.encode(x, model, SEED)
+    assert coded.rate <= 1.0 + 64 / x.size
+    reloaded = wz.model_from_dict(json.loads(json.dumps(model.to_dict())))
+    assert np.array_equal(wz.decode(coded.data, y, reloaded, SEED), wz.decode(coded.data, y, model, SEED))
+
+
+def test_ball_candidate_list_gives_the_full_searchs_choice_for_every_point_in_the_ball():
+    from rec_codec.kernels import wz as kernels
+    from rec_codec.rng import split_seed
+
+    k0, k1 = split_seed(SEED)
+    rng = np.random.default_rng(24)
+    sv2, sw2, labels, cap = 0.02, 1.02, 8, 2**12
+    for block, d in enumerate((1, 3, 6)):
+        m = rng.normal(0.0, 1.0, d)
+        rho = 0.5
+        w, log_t, labs, tmp = kernels._empty_buffers(d)
+        order, count, w, log_t, labs, have, t_last = kernels._ball_candidates(
+            w, log_t, labs, 0, 0.0, block, d, math.sqrt(sw2), labels, k0, k1, tmp, m, rho, sv2, sw2, cap)
+        assert 0 < count < cap
+        for _ in range(200):
+            step = rng.normal(0.0, 1.0, d)
+            x = m + rho * rng.uniform() * step / np.linalg.norm(step)
+            full, w, log_t, labs, have, t_last = kernels._search(
+                w, log_t, labs, have, t_last, block, d, math.sqrt(sw2), labels, k0, k1, tmp, x, sv2, sw2, cap, -1)
+            assert kernels._search_list(w, log_t, order, count, d, x, sv2, sw2) == full

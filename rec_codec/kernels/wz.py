@@ -17,6 +17,9 @@ which is exact, and are capped at N candidates. The soft decoder estimates
 E[X | y, label, shared randomness] by importance sampling: draws of x from N(m_y, s^2 I)
 and from Gaussians around the best label-matching candidates (balance heuristic), each
 run through the encoder's search, weighted when it lands on the received label.
+The draws' searches are exact but share one scan: the candidates that can win for any point
+of a ball holding all the draws are listed once per block (``_ball_candidates``), and each
+draw searches only that list.
 
 Candidates are generated lazily per block into buffers that grow by doubling, so every
 search of a block (the encoder's, the hard decoder's and all the soft draws) reads the
@@ -232,6 +235,100 @@ def _search(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tm
 
 
 @numba.njit(cache=True)
+def _ball_candidates(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp,
+                     m, rho, var, sw2, cap):
+    """Every candidate that can win the encoder's search for some x within ``rho`` of m.
+
+    With r_x as in ``_search``, log r_x(w) lies between const + |w|^2 / (2 s_w^2) -
+    (|w - m| + rho)^2 / (2 var) and the same with the distance to the ball,
+    max(0, |w - m| - rho), in place of |w - m| + rho. So U = min_n [log T_n - that lower
+    bound on log r] is at least the best score of any x in the ball, and a candidate whose
+    lowest possible score exceeds U never wins; scanning stops once log T_n minus the
+    largest log r over the ball reaches U. Returns (indices in arrival order, count,
+    buffers, have, t_last).
+    """
+    inv_v = 1.0 / var
+    inv_w = 1.0 / sw2
+    const = 0.5 * d * math.log(sw2 / var)
+    msq = 0.0
+    for k in range(d):
+        msq += m[k] * m[k]
+    reach = math.sqrt(msq) + rho
+    lrmax = const + 0.5 * reach * reach / (sw2 - var)
+    upper = math.inf
+    out = np.empty(_CHUNK, dtype=np.int64)
+    lows = np.empty(_CHUNK)
+    count = 0
+    n = 0
+    while n < cap:
+        if n >= have:
+            stop = min(have + _CHUNK, cap)
+            if stop > labels.shape[0]:
+                w, log_t, labels = _grow(w, log_t, labels, d, stop)
+            t_last = _generate(w, log_t, labels, have, stop, t_last, block, d, sw, num_labels, k0, k1, tmp)
+            have = stop
+        lt = log_t[n]
+        if lt - lrmax >= upper:
+            break
+        wsq = 0.0
+        dist = 0.0
+        for k in range(d):
+            wk = w[n * d + k]
+            wsq += wk * wk
+            dist += (wk - m[k]) ** 2
+        dist = math.sqrt(dist)
+        base = lt - const - 0.5 * wsq * inv_w
+        far = dist + rho
+        near = max(0.0, dist - rho)
+        high = base + 0.5 * far * far * inv_v
+        low = base + 0.5 * near * near * inv_v
+        if high < upper:
+            upper = high
+        if low <= upper:
+            if count == out.shape[0]:
+                out2 = np.empty(2 * count, dtype=np.int64)
+                lows2 = np.empty(2 * count)
+                out2[:count] = out
+                lows2[:count] = lows
+                out = out2
+                lows = lows2
+            out[count] = n
+            lows[count] = low
+            count += 1
+        n += 1
+    kept = 0
+    for i in range(count):  # U only fell during the scan
+        if lows[i] <= upper:
+            out[kept] = out[i]
+            kept += 1
+    return out, kept, w, log_t, labels, have, t_last
+
+
+@numba.njit(cache=True)
+def _search_list(w, log_t, order, count, d, x, var, sw2):
+    """``_search`` (no label filter) over the candidates ``order[:count]`` (arrival order)."""
+    inv_v = 1.0 / var
+    inv_w = 1.0 / sw2
+    const = 0.5 * d * math.log(sw2 / var)
+    xsq = 0.0
+    for k in range(d):
+        xsq += x[k] * x[k]
+    lrmax = const + 0.5 * xsq / (sw2 - var)
+    best = math.inf
+    best_n = -1
+    for i in range(count):
+        n = order[i]
+        lt = log_t[n]
+        if lt - lrmax >= best:
+            break
+        score = lt - const - _log_r_rest(w, n, d, x, inv_v, inv_w)
+        if score < best:
+            best = score
+            best_n = n
+    return best_n
+
+
+@numba.njit(cache=True)
 def _empty_buffers(d):
     return np.empty(_CHUNK * d), np.empty(_CHUNK), np.empty(_CHUNK, dtype=np.int64), np.empty(_CHUNK)
 
@@ -367,19 +464,25 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
         log_ac = math.log(gc / total) - 0.5 * d * math.log(tau2) if gc > 0 else -math.inf
         acc = np.zeros(d)
         wsum = 0.0
-        xs = np.empty(d)
         ndraws = g0 + kc * gc
+        draws = np.empty((ndraws, d))
+        rho = 0.0
         for j in range(ndraws):
-            if j < g0:
-                for k in range(d):
-                    xs[k] = m[k] + math.sqrt(sc2) * z_prior[j, k]
-            else:
-                ci = (j - g0) // gc
-                zi = (j - g0) % gc
-                for k in range(d):
-                    xs[k] = centres[ci, k] + math.sqrt(tau2) * z_comp[zi, k]
-            n, w, log_t, labels, have, t_last = _search(
-                w, log_t, labels, have, t_last, b, d, sw, num_labels, k0, k1, tmp, xs, sv2, sw2, cap, -1)
+            r2 = 0.0
+            for k in range(d):
+                if j < g0:
+                    v = m[k] + math.sqrt(sc2) * z_prior[j, k]
+                else:
+                    v = centres[(j - g0) // gc, k] + math.sqrt(tau2) * z_comp[(j - g0) % gc, k]
+                draws[j, k] = v
+                r2 += (v - m[k]) ** 2
+            rho = max(rho, math.sqrt(r2))
+        # the candidates that can win for any draw: one scan per block, not one per draw
+        order, count, w, log_t, labels, have, t_last = _ball_candidates(
+            w, log_t, labels, have, t_last, b, d, sw, num_labels, k0, k1, tmp, m, rho, sv2, sw2, cap)
+        for j in range(ndraws):
+            xs = draws[j]
+            n = _search_list(w, log_t, order, count, d, xs, sv2, sw2)
             if n < 0 or labels[n] != sent[b]:
                 continue
             # balance heuristic: weight p(x|y) / sum_c a_c q_c(x), constants (2 pi)^(d/2) cancel
