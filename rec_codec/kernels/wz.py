@@ -186,6 +186,16 @@ def _generate(w, log_t, labels, start, stop, t_prev, block, d, sw, num_labels, k
 
 
 @numba.njit(cache=True)
+def _next_chunk(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp, cap):
+    """Generate the next chunk of candidates (at most up to cap), growing the buffers."""
+    stop = min(have + _CHUNK, cap)
+    if stop > labels.shape[0]:
+        w, log_t, labels = _grow(w, log_t, labels, d, stop)
+    t_last = _generate(w, log_t, labels, have, stop, t_last, block, d, sw, num_labels, k0, k1, tmp)
+    return w, log_t, labels, stop, t_last
+
+
+@numba.njit(cache=True)
 def _log_r_rest(w, n, d, x, inv_v, inv_w):
     """sum_k -(w_k - x_k)^2 / (2 var) + w_k^2 / (2 s_w^2), without the constant term."""
     total = 0.0
@@ -217,11 +227,8 @@ def _search(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tm
     n = 0
     while n < cap:
         if n >= have:
-            stop = min(have + _CHUNK, cap)
-            if stop > labels.shape[0]:
-                w, log_t, labels = _grow(w, log_t, labels, d, stop)
-            t_last = _generate(w, log_t, labels, have, stop, t_last, block, d, sw, num_labels, k0, k1, tmp)
-            have = stop
+            w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
+                                                         num_labels, k0, k1, tmp, cap)
         lt = log_t[n]
         if lt - lrmax >= best:
             break
@@ -262,11 +269,8 @@ def _ball_candidates(w, log_t, labels, have, t_last, block, d, sw, num_labels, k
     n = 0
     while n < cap:
         if n >= have:
-            stop = min(have + _CHUNK, cap)
-            if stop > labels.shape[0]:
-                w, log_t, labels = _grow(w, log_t, labels, d, stop)
-            t_last = _generate(w, log_t, labels, have, stop, t_last, block, d, sw, num_labels, k0, k1, tmp)
-            have = stop
+            w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
+                                                         num_labels, k0, k1, tmp, cap)
         lt = log_t[n]
         if lt - lrmax >= upper:
             break
@@ -380,11 +384,8 @@ def _top_matching(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, 
     n = 0
     while n < cap:
         if n >= have:
-            stop = min(have + _CHUNK, cap)
-            if stop > labels.shape[0]:
-                w, log_t, labels = _grow(w, log_t, labels, d, stop)
-            t_last = _generate(w, log_t, labels, have, stop, t_last, block, d, sw, num_labels, k0, k1, tmp)
-            have = stop
+            w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
+                                                         num_labels, k0, k1, tmp, cap)
         lt = log_t[n]
         if lt - lrmax >= top_s[kk - 1]:
             break
