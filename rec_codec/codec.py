@@ -377,6 +377,20 @@ def read_layout(header, reader, num_dims):
     return BlockLayout(np.append(coded, last))
 
 
+def decoder_prior(header, seed, prior, index_model):
+    """The decoder's prior (default N(0, 1)) after checking the seed, prior and index model
+    against the file's header."""
+    split_seed(seed)
+    shape = tuple(header.shape)
+    if prior is None:
+        prior = standard_normal_like(shape)
+    elif prior.shape != shape:
+        raise InputError(f"the file holds shape {shape} but the prior has shape {prior.shape}")
+    container.check_tag(header, seed, prior.mean, prior.std)
+    _check_index_model(header, index_model)
+    return prior
+
+
 def _check_index_model(header, index_model):
     stored = header.params.get("index_model")
     if stored is None and index_model is not None:
@@ -414,14 +428,8 @@ def decode(data, seed, prior=None, index_model=None, mi_profile=None):
         raise MismatchError("this file was coded without an MI profile; do not pass --mi-profile")
     if header.algorithm not in ALGORITHMS + OTHER_ALGORITHMS:
         raise FormatError(f"this reccodec cannot decode algorithm {header.algorithm!r} files")
-    split_seed(seed)
+    prior = decoder_prior(header, seed, prior, index_model)
     shape = tuple(header.shape)
-    if prior is None:
-        prior = standard_normal_like(shape)
-    elif prior.shape != shape:
-        raise InputError(f"the file holds shape {shape} but the prior has shape {prior.shape}")
-    container.check_tag(header, seed, prior.mean, prior.std)
-    _check_index_model(header, index_model)
     num_dims = int(np.prod(shape, dtype=np.int64))
     if num_dims == 0:
         raise FormatError("the file holds an empty array")

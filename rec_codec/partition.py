@@ -492,16 +492,10 @@ def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_pro
 
 
 def _read_fields(header, words, seed, prior, index_model, mi_profile):
-    from .codec import _check_index_model, read_layout
+    from .codec import decoder_prior, read_layout
 
-    split_seed(seed)
+    prior = decoder_prior(header, seed, prior, index_model)
     shape = tuple(header.shape)
-    if prior is None:
-        prior = standard_normal_like(shape)
-    elif prior.shape != shape:
-        raise InputError(f"the file holds shape {shape} but the prior has shape {prior.shape}")
-    container.check_tag(header, seed, prior.mean, prior.std)
-    _check_index_model(header, index_model)
     params = header.params
     num_dims = int(np.prod(shape, dtype=np.int64))
     if num_dims == 0:
