@@ -135,13 +135,16 @@ def wz_decode(source, side_info, model_path, output, seed, decoder, force):
 @click.option("--train-samples", type=click.IntRange(min=100), help="Training draws (nsq 20000, rec 3000).")
 @click.option("--train-seed", type=SEED, default=2**40 + 17, show_default=True, help="Seed of the training draws.")
 @click.option("--dims", type=click.IntRange(1, 64), help="rec: samples per block (default: the design chooses).")
+@click.option("--budget-bits", type=click.IntRange(2, 22),
+              help="rec: at most 2^BITS candidates per joint block (default 14); more can lower the MSE, "
+                   "decoding slows in step.")
 @click.option("--json", "as_json", is_flag=True, help="Print the training figures as JSON.")
 @_errors
-def wz_design(model_path, rate, output, train_samples, train_seed, dims, as_json):
+def wz_design(model_path, rate, output, train_samples, train_seed, dims, budget_bits, as_json):
     """Pick the scheme's parameters for a target rate on training draws; write MODEL.json."""
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
-    designed, report = wz_lib.design(model, rate, train_samples, train_seed, dims)
+    designed, report = wz_lib.design(model, rate, train_samples, train_seed, dims, budget_bits)
     container.atomic_write(output or model_path, (json.dumps(designed.to_dict(), indent=2) + "\n").encode())
     params = designed.params()
     report = {"scheme": designed.scheme, "rate": rate, **report, "params": vars(params)}
@@ -169,14 +172,16 @@ def _list(text, cast):
 @click.option("--json", "json_path", metavar="F", help="Write the rows as JSON.")
 @click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
 @click.option("--plot", "plot_path", metavar="F.png", help="Plot MSE against rate (needs matplotlib).")
+@click.option("--rec-budget-bits", type=click.IntRange(2, 22),
+              help="rec: at most 2^BITS candidates per joint block (wz design --budget-bits; default 14).")
 @_errors
-def bench_wz(sources, schemes, rates, samples, seed, json_path, csv_path, plot_path):
+def bench_wz(sources, schemes, rates, samples, seed, json_path, csv_path, plot_path, rec_budget_bits):
     """MSE against rate with side information: nsq and rec binning against D_WZ(R) and D(R)."""
     from rec_codec import bench as bench_lib
     from rec_codec import bench_wz as lib
 
     rows = lib.wz(_list(sources, str), _list(schemes, str), _list(rates, float), samples=samples, seed=seed,
-                  progress=lambda row: click.echo(lib.progress_line(row), err=True))
+                  progress=lambda row: click.echo(lib.progress_line(row), err=True), rec_budget_bits=rec_budget_bits)
     click.echo(bench_lib.format_table(rows, lib.WZ_COLUMNS))
     if json_path:
         container.atomic_write(json_path, (json.dumps(rows, indent=1) + "\n").encode())

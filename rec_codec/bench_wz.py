@@ -27,7 +27,7 @@ PUBLISHED_LIST_DECODING = {1: -9.70, 2: -12.75, 3: -16.01, 4: -19.55}
 NSQ_REFERENCE = {1: -6.33, 2: -10.82, 3: -15.74, 4: -20.94}
 _REFERENCE_SOURCE = "y=x+n:0.5"
 _DEFAULT_NOISE = {"x=y+n": 0.1, "y=x+n": 0.01}
-_SCHEMES = ("nsq", "nsq-uniform", "rec", "rec-d2", "rec-d3")
+_SCHEMES = ("nsq", "nsq-uniform", "rec") + tuple(f"rec-d{d}" for d in range(2, 9))
 
 
 def parse_source(name):
@@ -68,7 +68,7 @@ def _params_text(model):
     return f"sv2={p.sigma_v2:.3g} L={p.labels} N={p.candidates} d={p.dims}"
 
 
-def wz(sources, schemes, rates, samples=10000, seed=1, progress=None):
+def wz(sources, schemes, rates, samples=10000, seed=1, progress=None, rec_budget_bits=None):
     """Rows of the Wyner-Ziv bench.
 
     Args:
@@ -76,11 +76,13 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None):
         schemes (list of str): "nsq" (coset index coded under X's marginal), "nsq-uniform"
             (L <= 2^R cosets coded uniformly, the setting of DESIGN's reference), "rec"
             (the design chooses the block: one sample, or several coded jointly),
-            "rec-d2", "rec-d3" (2 or 3 samples per block).
+            "rec-d2" ... "rec-d8" (that many samples per block).
         rates (list of float): bits per sample.
         samples (int): evaluation samples per row.
         seed (int): the codec's shared seed.
         progress (callable or None): called with each row when it is done.
+        rec_budget_bits (int or None): the rec design's candidate budget for joint blocks
+            (``wyner_ziv.design``'s ``budget_bits``; None: its default).
     Returns:
         list of dict rows with keys WZ_COLUMNS.
     """
@@ -94,7 +96,8 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None):
         side_only = _db(source.cond_var)
         for rate in rates:
             for scheme in schemes:
-                model, report = _wz.design(_model(source, scheme), rate, dims=_dims(scheme))
+                model, report = _wz.design(_model(source, scheme), rate, dims=_dims(scheme),
+                                           budget_bits=rec_budget_bits)
                 started = time.perf_counter()
                 coded = _wz.encode(x, model, seed)
                 encode_s = time.perf_counter() - started

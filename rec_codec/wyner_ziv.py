@@ -711,10 +711,10 @@ def joint_plan(source, rate, dims=None, budget_bits=JOINT_BUDGET_BITS):
     return max(plans, key=len)
 
 
-def _rec_training(model, rate, x, y, seed, dims=None):
+def _rec_training(model, rate, x, y, seed, dims=None, budget_bits=JOINT_BUDGET_BITS):
     base = model.rec
     decoder = base.decoder if base else "soft"
-    plan = [] if dims == 1 else joint_plan(model.source, rate, dims)
+    plan = [] if dims == 1 else joint_plan(model.source, rate, dims, budget_bits)
     best = None
     if dims is None or not plan:  # one sample per block, or a fixed block no joint configuration fits
         best = _rec_single(model, rate, x, y, seed, dims or 1, decoder, 64, 4)
@@ -731,7 +731,7 @@ def _rec_training(model, rate, x, y, seed, dims=None):
                    "joint_configurations": len(plan)}
 
 
-def design(model, rate, train_samples=None, seed=2**40 + 17, dims=None):
+def design(model, rate, train_samples=None, seed=2**40 + 17, dims=None, budget_bits=None):
     """Pick the scheme's parameters for a target rate on training draws.
 
     The draws come from the source with a numpy generator seeded by ``seed`` (and, for
@@ -761,10 +761,14 @@ def design(model, rate, train_samples=None, seed=2**40 + 17, dims=None):
         dims (int or None): rec only: samples per block; None lets the design choose
             (one, or the joint block of ``joint_plan``). A fixed block that no joint
             configuration fits gets the one-sample grid with that block.
+        budget_bits (int or None): rec only: joint blocks get at most 2^budget_bits
+            candidates (``joint_plan``; None: ``JOINT_BUDGET_BITS``). More candidates can
+            lower the MSE where I(X;W) is large; the decoder's time grows about in step.
     Returns:
         (WZModel, dict): the model with the scheme's section filled, and training figures.
     Raises:
-        InputError: a rate out of (0, 16], too few training draws, a bad ``dims``.
+        InputError: a rate out of (0, 16], too few training draws, a bad ``dims`` or
+            ``budget_bits``.
     """
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or not 0 < rate <= 16:
         raise InputError(f"rate must be in (0, 16] bits per sample, got {rate!r}")
@@ -774,8 +778,13 @@ def design(model, rate, train_samples=None, seed=2**40 + 17, dims=None):
         raise InputError(f"train_samples must be at least 100, got {train_samples}")
     if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int) or not 1 <= dims <= 64):
         raise InputError(f"dims must be an integer in [1, 64], got {dims!r}")
+    max_bits = MAX_CANDIDATES.bit_length() - 1
+    if budget_bits is None:
+        budget_bits = JOINT_BUDGET_BITS
+    if isinstance(budget_bits, bool) or not isinstance(budget_bits, int) or not 2 <= budget_bits <= max_bits:
+        raise InputError(f"budget_bits must be an integer in [2, {max_bits}], got {budget_bits!r}")
     rng = np.random.default_rng(seed)
     x, y = model.source.sample(int(train_samples), rng)
     if model.scheme == "nsq":
         return _nsq_training(model, float(rate), x, y, rng)
-    return _rec_training(model, float(rate), x, y, seed, dims)
+    return _rec_training(model, float(rate), x, y, seed, dims, budget_bits)

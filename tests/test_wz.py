@@ -335,6 +335,15 @@ def test_joint_plan_honours_fixed_dims_and_the_label_limit():
     assert wz.joint_plan(SOURCE, 6.0, dims=4) == []  # 24 label bits per block
 
 
+def test_joint_plan_keeps_every_codebook_within_the_budget():
+    source = wz.GaussianSource("y = x + n", 1.0, 0.01)  # I(X;W) near 3.4-3.9 bits per sample at one bit
+    assert wz.joint_plan(source, 1.0, dims=5) == []  # 5 samples need more than 2^14 candidates
+    plan = wz.joint_plan(source, 1.0, dims=5, budget_bits=17)
+    assert plan and max(log_n for _, _, log_n in plan) == 17
+    for budget in (10, 14, 17):
+        assert all(log_n <= budget for _, _, log_n in wz.joint_plan(source, 1.0, budget_bits=budget))
+
+
 def joint_model(source=SOURCE, draws=wz.JOINT_SOFT_DRAWS, components=wz.JOINT_COMPONENTS):
     d, offset, log_n = wz.joint_plan(source, 1.0)[0]
     return wz.WZModel(source, "rec", rec=wz.RECParams(wz.source_sv2(source, 1.0 + offset), float(d), 2**log_n, d,
@@ -367,6 +376,24 @@ def test_design_rejects_bad_dims():
     for dims in (0, 65, 2.5, True):
         with pytest.raises(InputError, match="dims"):
             wz.design(model, 1.0, train_samples=100, dims=dims)
+
+
+def test_design_rejects_a_bad_candidate_budget(files):
+    model = wz.WZModel(SOURCE, "rec")
+    for budget in (1, 23, 14.0, True):
+        with pytest.raises(InputError, match="budget_bits"):
+            wz.design(model, 1.0, train_samples=100, budget_bits=budget)
+    fails(files, "wz", "design", "--model", files / "m.json", "--rate", "1", "--budget-bits", "23",
+          fragments=("budget-bits",), code=2)  # a usage error; m.json stays as it was
+
+
+def test_cli_design_keeps_the_codebook_within_its_budget(tmp_path):
+    assert max(log_n for _, _, log_n in wz.joint_plan(SOURCE, 1.0, dims=8)) > 10  # the budget binds
+    path = _model_file(tmp_path, "rec.json", {"scheme": "rec", "source": {"relation": "y = x + n", "var_x": 1.0,
+                                                                           "var_n": 0.5}})
+    ok("wz", "design", "--model", path, "--rate", "1", "--dims", "8", "--budget-bits", "10", "--train-samples", "200")
+    rec = json.loads(path.read_text())["rec"]
+    assert rec["dims"] == 8 and 2**9 <= rec["candidates"] <= 2**10
 
 
 @pytest.mark.slow
