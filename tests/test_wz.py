@@ -198,6 +198,27 @@ def test_model_file_round_trips(tmp_path):
     assert wz.load_model(tmp_path / "m.json") == model
 
 
+@pytest.mark.parametrize("scheme", ["nsq", "rec"])
+def test_truncated_or_corrupt_files_are_detected(scheme):
+    x, y = draws(300, seed=8)
+    model = nsq_model(0.5, 4) if scheme == "nsq" else rec_model(2, 1.0, dims=2)
+    data = wz.encode(x, model, SEED).data
+    for cut in (0, 5, len(data) // 2, len(data) - 1):
+        with pytest.raises(FormatError):
+            wz.decode(data[:cut], y, model, SEED)
+    rng = np.random.default_rng(3)
+    for position in rng.choice(len(data), 20, replace=False):
+        bad = bytearray(data)
+        bad[position] ^= 1 << int(rng.integers(8))
+        with pytest.raises((FormatError, MismatchError)):
+            wz.decode(bytes(bad), y, model, SEED)
+    header, words = container.unpack(data)  # a well-formed file whose parameters are out of range
+    key = "wz_delta" if scheme == "nsq" else "wz_candidates"
+    header.params[key] = -1.0 if scheme == "nsq" else wz.MAX_CANDIDATES + 1
+    with pytest.raises(FormatError, match="out of range"):
+        wz.decode(container.pack(header, words), y, model, SEED)
+
+
 def test_wyner_ziv_parameters_have_their_own_ids():
     ids = [container.PARAMS[name][0] for name in container.PARAMS if name.startswith("wz_")]
     assert ids and all(60 <= i <= 79 for i in ids)
@@ -251,6 +272,14 @@ def test_cli_refuses_a_wrong_seed(files):
     ok("wz", "encode", t / "x.npy", "--model", t / "m.json", "-o", t / "x.rec", "--seed", "5")
     fails(t, "wz", "decode", t / "x.rec", "--side-info", t / "y.npy", "--model", t / "m.json",
           "-o", t / "xhat.npy", "--seed", "6", fragments=("tag mismatch",))
+
+
+def test_cli_refuses_a_truncated_file(files):
+    t = files
+    ok("wz", "encode", t / "x.npy", "--model", t / "m.json", "-o", t / "x.rec", "--seed", "5")
+    (t / "cut.rec").write_bytes((t / "x.rec").read_bytes()[:40])
+    fails(t, "wz", "decode", t / "cut.rec", "--side-info", t / "y.npy", "--model", t / "m.json",
+          "-o", t / "xhat.npy", "--seed", "5", fragments=("truncated",))
 
 
 @pytest.mark.parametrize("source,fragment", [
