@@ -17,9 +17,10 @@ which is exact, and are capped at N candidates. The soft decoder estimates
 E[X | y, label, shared randomness] by importance sampling: draws of x from N(m_y, s^2 I)
 and from Gaussians around the best label-matching candidates (balance heuristic), each
 run through the encoder's search, weighted when it lands on the received label.
-The draws' searches are exact but share one scan: the candidates that can win for any point
-of a ball holding all the draws are listed once per block (``_ball_candidates``), and each
-draw searches only that list.
+The draws' searches are exact but share scans: the candidates that can win for any point
+of a ball holding a group of draws (those from N(m_y, s^2 I), or those around one
+component) are listed once per group (``_ball_candidates``), and each draw searches only
+its group's list.
 
 Candidates are generated lazily per block into buffers that grow by doubling, so every
 search of a block (the encoder's, the hard decoder's and all the soft draws) reads the
@@ -467,47 +468,56 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
         wsum = 0.0
         ndraws = g0 + kc * gc
         draws = np.empty((ndraws, d))
-        rho = 0.0
         for j in range(ndraws):
-            r2 = 0.0
             for k in range(d):
                 if j < g0:
-                    v = m[k] + math.sqrt(sc2) * z_prior[j, k]
+                    draws[j, k] = m[k] + math.sqrt(sc2) * z_prior[j, k]
                 else:
-                    v = centres[(j - g0) // gc, k] + math.sqrt(tau2) * z_comp[(j - g0) % gc, k]
-                draws[j, k] = v
-                r2 += (v - m[k]) ** 2
-            rho = max(rho, math.sqrt(r2))
-        # the candidates that can win for any draw: one scan per block, not one per draw
-        order, count, w, log_t, labels, have, t_last = _ball_candidates(
-            w, log_t, labels, have, t_last, b, d, sw, num_labels, k0, k1, tmp, m, rho, sv2, sw2, cap)
-        for j in range(ndraws):
-            xs = draws[j]
-            n = _search_list(w, log_t, order, count, d, xs, sv2, sw2)
-            if n < 0 or labels[n] != sent[b]:
+                    draws[j, k] = centres[(j - g0) // gc, k] + math.sqrt(tau2) * z_comp[(j - g0) % gc, k]
+        # Group 0 holds the draws from p(x|y), group i + 1 those around centre i; each group's
+        # candidates that can win for any of its draws are listed in one scan (a small ball
+        # per component instead of one ball around them all), and its draws search that list.
+        for group in range(kc + 1):
+            lo = 0 if group == 0 else g0 + (group - 1) * gc
+            hi = g0 if group == 0 else lo + gc
+            if hi <= lo:
                 continue
-            # balance heuristic: weight p(x|y) / sum_c a_c q_c(x), constants (2 pi)^(d/2) cancel
-            q0 = 0.0
-            for k in range(d):
-                q0 += (xs[k] - m[k]) ** 2
-            log_p = -0.5 * q0 / sc2 - 0.5 * d * math.log(sc2)
-            top = log_a0 - 0.5 * q0 / sc2
-            logs = np.empty(kc + 1)
-            logs[0] = top
-            for i in range(kc):
-                qi = 0.0
+            centre = m if group == 0 else centres[group - 1]
+            rho = 0.0
+            for j in range(lo, hi):
+                r2 = 0.0
                 for k in range(d):
-                    qi += (xs[k] - centres[i, k]) ** 2
-                logs[i + 1] = log_ac - 0.5 * qi / tau2
-                if logs[i + 1] > top:
-                    top = logs[i + 1]
-            s = 0.0
-            for i in range(kc + 1):
-                s += math.exp(logs[i] - top)
-            weight = math.exp(log_p - top - math.log(s))
-            wsum += weight
-            for k in range(d):
-                acc[k] += weight * xs[k]
+                    r2 += (draws[j, k] - centre[k]) ** 2
+                rho = max(rho, math.sqrt(r2))
+            order, count, w, log_t, labels, have, t_last = _ball_candidates(
+                w, log_t, labels, have, t_last, b, d, sw, num_labels, k0, k1, tmp, centre, rho, sv2, sw2, cap)
+            for j in range(lo, hi):
+                xs = draws[j]
+                n = _search_list(w, log_t, order, count, d, xs, sv2, sw2)
+                if n < 0 or labels[n] != sent[b]:
+                    continue
+                # balance heuristic: weight p(x|y) / sum_c a_c q_c(x), constants (2 pi)^(d/2) cancel
+                q0 = 0.0
+                for k in range(d):
+                    q0 += (xs[k] - m[k]) ** 2
+                log_p = -0.5 * q0 / sc2 - 0.5 * d * math.log(sc2)
+                top = log_a0 - 0.5 * q0 / sc2
+                logs = np.empty(kc + 1)
+                logs[0] = top
+                for i in range(kc):
+                    qi = 0.0
+                    for k in range(d):
+                        qi += (xs[k] - centres[i, k]) ** 2
+                    logs[i + 1] = log_ac - 0.5 * qi / tau2
+                    if logs[i + 1] > top:
+                        top = logs[i + 1]
+                s = 0.0
+                for i in range(kc + 1):
+                    s += math.exp(logs[i] - top)
+                weight = math.exp(log_p - top - math.log(s))
+                wsum += weight
+                for k in range(d):
+                    acc[k] += weight * xs[k]
         if wsum > 0.0:
             for k in range(d):
                 xhat[s0 + k] = acc[k] / wsum
