@@ -8,6 +8,7 @@ shown apart), the MSE counts every sample, decoding mismatches included.
 
 import math
 import time
+import zlib
 
 import numpy as np
 
@@ -42,6 +43,12 @@ def parse_source(name):
     if not var_n > 0 or not math.isfinite(var_n):
         raise InputError(f"source {name!r}: the noise variance must be > 0")
     return _wz.GaussianSource(relation.replace("=", " = ").replace("+", " + "), 1.0, var_n)
+
+
+def _evaluation_rng(source):
+    """The evaluation draws' generator: a source gets the same draws whatever else is benched."""
+    key = f"{source.relation}|{source.var_a!r}|{source.var_n!r}".encode()
+    return np.random.default_rng([7, zlib.crc32(key)])
 
 
 def _db(value):
@@ -91,8 +98,8 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None, rec_budget
             raise InputError(f"unknown scheme {scheme!r}; choose from {', '.join(_SCHEMES)}")
     parsed = [(name, parse_source(name)) for name in sources]
     rows = []
-    for index, (name, source) in enumerate(parsed):
-        x, y = source.sample(samples, np.random.default_rng([7, index]))  # evaluation draws
+    for name, source in parsed:
+        x, y = source.sample(samples, _evaluation_rng(source))
         side_only = _db(source.cond_var)
         for rate in rates:
             for scheme in schemes:

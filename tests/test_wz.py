@@ -346,6 +346,15 @@ def test_bench_wz_writes_rows_with_the_agreed_keys(tmp_path, rec):
     assert os.path.exists(out)
 
 
+def test_bench_wz_draws_depend_on_the_source_alone():
+    from rec_codec import bench_wz
+
+    alone = bench_wz.wz(["y=x+n:0.5"], ["nsq-uniform"], [1.0], samples=300)
+    listed = bench_wz.wz(["x=y+n", "y=x+n:0.5", "y = x + n : 0.5"], ["nsq-uniform"], [1.0], samples=300)
+    assert listed[1]["mse"] == listed[2]["mse"] == alone[0]["mse"]
+    assert listed[0]["mse"] != alone[0]["mse"]
+
+
 # --------------------------------------------------------------------------- joint REC design
 
 

@@ -226,19 +226,22 @@ def _search(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tm
     best = math.inf
     best_n = -1
     n = 0
-    while n < cap:
+    done = False
+    while n < cap and not done:
         if n >= have:
             w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
                                                          num_labels, k0, k1, tmp, cap)
-        lt = log_t[n]
-        if lt - lrmax >= best:
-            break
-        if want_label < 0 or labels[n] == want_label:
-            score = lt - const - _log_r_rest(w, n, d, x, inv_v, inv_w)
-            if score < best:
-                best = score
-                best_n = n
-        n += 1
+        for i in range(n, have):  # the buffers stay put in here, which keeps the loop tight
+            lt = log_t[i]
+            if lt - lrmax >= best:
+                done = True
+                break
+            if want_label < 0 or labels[i] == want_label:
+                score = lt - const - _log_r_rest(w, i, d, x, inv_v, inv_w)
+                if score < best:
+                    best = score
+                    best_n = i
+        n = have
     return best_n, w, log_t, labels, have, t_last
 
 
@@ -264,43 +267,39 @@ def _ball_candidates(w, log_t, labels, have, t_last, block, d, sw, num_labels, k
     reach = math.sqrt(msq) + rho
     lrmax = const + 0.5 * reach * reach / (sw2 - var)
     upper = math.inf
-    out = np.empty(_CHUNK, dtype=np.int64)
-    lows = np.empty(_CHUNK)
+    out = np.empty(cap, dtype=np.int64)  # room for every candidate; only what is used is touched
+    lows = np.empty(cap)
     count = 0
     n = 0
-    while n < cap:
+    done = False
+    while n < cap and not done:
         if n >= have:
             w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
                                                          num_labels, k0, k1, tmp, cap)
-        lt = log_t[n]
-        if lt - lrmax >= upper:
-            break
-        wsq = 0.0
-        dist = 0.0
-        for k in range(d):
-            wk = w[n * d + k]
-            wsq += wk * wk
-            dist += (wk - m[k]) ** 2
-        dist = math.sqrt(dist)
-        base = lt - const - 0.5 * wsq * inv_w
-        far = dist + rho
-        near = max(0.0, dist - rho)
-        high = base + 0.5 * far * far * inv_v
-        low = base + 0.5 * near * near * inv_v
-        if high < upper:
-            upper = high
-        if low <= upper:
-            if count == out.shape[0]:
-                out2 = np.empty(2 * count, dtype=np.int64)
-                lows2 = np.empty(2 * count)
-                out2[:count] = out
-                lows2[:count] = lows
-                out = out2
-                lows = lows2
-            out[count] = n
-            lows[count] = low
-            count += 1
-        n += 1
+        for i in range(n, have):  # the buffers stay put in here, which keeps the loop tight
+            lt = log_t[i]
+            if lt - lrmax >= upper:
+                done = True
+                break
+            wsq = 0.0
+            dist = 0.0
+            for k in range(d):
+                wk = w[i * d + k]
+                wsq += wk * wk
+                dist += (wk - m[k]) ** 2
+            dist = math.sqrt(dist)
+            base = lt - const - 0.5 * wsq * inv_w
+            far = dist + rho
+            near = max(0.0, dist - rho)
+            high = base + 0.5 * far * far * inv_v
+            low = base + 0.5 * near * near * inv_v
+            if high < upper:
+                upper = high
+            if low <= upper:
+                out[count] = i
+                lows[count] = low
+                count += 1
+        n = have
     kept = 0
     for i in range(count):  # U only fell during the scan
         if lows[i] <= upper:
@@ -383,24 +382,27 @@ def _top_matching(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, 
         msq += m[k] * m[k]
     lrmax = const + 0.5 * msq / (sw2 - vy)
     n = 0
-    while n < cap:
+    done = False
+    while n < cap and not done:
         if n >= have:
             w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
                                                          num_labels, k0, k1, tmp, cap)
-        lt = log_t[n]
-        if lt - lrmax >= top_s[kk - 1]:
-            break
-        if labels[n] == want_label:
-            score = lt - const - _log_r_rest(w, n, d, m, inv_v, inv_w)
-            if score < top_s[kk - 1]:
-                i = kk - 1
-                while i > 0 and top_s[i - 1] > score:
-                    top_s[i] = top_s[i - 1]
-                    top_n[i] = top_n[i - 1]
-                    i -= 1
-                top_s[i] = score
-                top_n[i] = n
-        n += 1
+        for c in range(n, have):  # the buffers stay put in here, which keeps the loop tight
+            lt = log_t[c]
+            if lt - lrmax >= top_s[kk - 1]:
+                done = True
+                break
+            if labels[c] == want_label:
+                score = lt - const - _log_r_rest(w, c, d, m, inv_v, inv_w)
+                if score < top_s[kk - 1]:
+                    i = kk - 1
+                    while i > 0 and top_s[i - 1] > score:
+                        top_s[i] = top_s[i - 1]
+                        top_n[i] = top_n[i - 1]
+                        i -= 1
+                    top_s[i] = score
+                    top_n[i] = c
+        n = have
     return w, log_t, labels, have, t_last
 
 
