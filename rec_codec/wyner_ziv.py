@@ -85,6 +85,9 @@ JOINT_OFFSETS = (-0.45, -0.15)
 JOINT_MARGINS = (-0.35, -0.1, 0.15, 0.4)
 JOINT_SOFT_DRAWS = 1024
 JOINT_COMPONENTS = 8
+SOFT_DRAWS_PER_GROUP = 32  # prior draws per candidate list of the soft REC decoder
+SOFT_SCAN_BUDGET = 2**18  # ... unless the lists' scans of N candidates would pass this
+SOFT_GROUP_ROUNDS = 8
 _ALGORITHM = {"nsq": "wz-nsq", "rec": "wz-rec"}
 _SCHEME_OF = {v: k for k, v in _ALGORITHM.items()}
 _PROB_FLOOR = 1e-9
@@ -515,6 +518,24 @@ def _soft_normals(count, dims):
     return np.random.default_rng(0x5EED).standard_normal((count, dims))
 
 
+def _draw_groups(z, groups):
+    """Group the soft decoder's prior draws into nearby sets (a few rounds of k-means).
+
+    Only the speed of decoding depends on the grouping: each draw's search is exact for
+    any group, and the estimate sums the draws in their own order.
+    Returns:
+        (int64 (count,) group of each draw, number of groups).
+    """
+    groups = max(1, min(groups, z.shape[0]))
+    centres = z[np.linspace(0, z.shape[0] - 1, groups).astype(np.int64)].copy()
+    for _ in range(SOFT_GROUP_ROUNDS):
+        label = np.argmin(((z[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2), axis=1)
+        for g in range(groups):
+            if np.any(label == g):
+                centres[g] = z[label == g].mean(axis=0)
+    return label.astype(np.int64), groups
+
+
 def decode_with_choices(data, y, model, seed, decoder=None):
     """Decode with side information y; also return the hard decoder's choices.
 
@@ -585,8 +606,11 @@ def decode_with_choices(data, y, model, seed, decoder=None):
         g0 = params.soft_draws // 2
         components = max(1, params.components)
         gc = max(1, (params.soft_draws - g0) // components)
+        z_prior = _soft_normals(g0, dims)
+        # more lists mean shorter ones but one more scan of up to N candidates each
+        prior_group, prior_groups = _draw_groups(z_prior, min(g0 // SOFT_DRAWS_PER_GROUP, SOFT_SCAN_BUDGET // cap))
         xhat, choices = rec_decode(k0, k1, mean, starts, lengths, source.cond_var, source.var_x + sv2, sv2,
-                                   labels, cap, sent, decoder == "soft", _soft_normals(g0, dims),
+                                   labels, cap, sent, decoder == "soft", z_prior, prior_group, prior_groups,
                                    _soft_normals(gc, dims), components, 2.0)
     return xhat.reshape(shape), choices
 

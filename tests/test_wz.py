@@ -399,6 +399,34 @@ def test_joint_rec_round_trips_bit_for_bit_through_the_file():
     assert np.array_equal(xhat, wz.decode(first.data, y, model, SEED, "hard"))
 
 
+def test_soft_rec_estimate_does_not_depend_on_how_the_prior_draws_are_grouped():
+    from rec_codec.entropy import PayloadReader
+    from rec_codec.kernels.wz import rec_decode
+    from rec_codec.rng import split_seed
+
+    model = joint_model()
+    p = model.params()
+    x, y = draws(400, seed=25)
+    _, words = container.unpack(wz.encode(x, model, SEED).data)
+    k0, k1 = split_seed(SEED)
+    starts, lengths = wz._blocks(x.size, p.dims)
+    received = PayloadReader(words).read_uniform(p.labels, starts.size)
+    z_prior = wz._soft_normals(512, p.dims)
+    z_comp = wz._soft_normals(64, p.dims)
+    mean = SOURCE.coef * y
+
+    def estimate(group, groups):
+        return rec_decode(k0, k1, mean, starts, lengths, SOURCE.cond_var, SOURCE.var_x + p.sigma_v2, p.sigma_v2,
+                          p.labels, p.candidates, received, True, z_prior, group, groups, z_comp, 8, 2.0)[0]
+
+    one = estimate(np.zeros(512, dtype=np.int64), 1)
+    grouped, groups = wz._draw_groups(z_prior, 16)
+    assert groups == 16 and grouped.min() == 0 and grouped.max() == 15
+    assert np.array_equal(estimate(grouped, groups), one)
+    scattered = np.random.default_rng(26).integers(0, 5, 512)  # far-flung groups: long lists, same answer
+    assert np.array_equal(estimate(scattered, 5), one)
+
+
 def test_joint_soft_rec_is_never_worse_than_hard_on_the_same_draws():
     model = joint_model()
     x, y = draws(2400, seed=22)

@@ -18,7 +18,7 @@ E[X | y, label, shared randomness] by importance sampling: draws of x from N(m_y
 and from Gaussians around the best label-matching candidates (balance heuristic), each
 run through the encoder's search, weighted when it lands on the received label.
 The draws' searches are exact but share scans: the candidates that can win for any point
-of a ball holding a group of draws (those from N(m_y, s^2 I), or those around one
+of a ball holding a group of draws (nearby draws from N(m_y, s^2 I), or those around one
 component) are listed once per group (``_ball_candidates``), and each draw searches only
 its group's list.
 
@@ -408,7 +408,7 @@ def _top_matching(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, 
 
 @numba.njit(cache=True, parallel=True)
 def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, sent, soft,
-               z_prior, z_comp, components, inflate):
+               z_prior, prior_group, prior_groups, z_comp, components, inflate):
     """Decode REC binning with X | y ~ N(mean, sc2 I) per block.
 
     Args:
@@ -420,6 +420,10 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
         sent: int64 received labels, one per block.
         soft: False for the hard decoder (linear estimate from the chosen candidate).
         z_prior: float64 (G0, dmax) standard normals: draws from N(mean, sc2 I).
+        prior_group: int64 (G0,) the group of each prior draw, in [0, prior_groups): nearby
+            draws share a candidate list. Any grouping gives the same estimate; a tight one
+            gives short lists.
+        prior_groups: the number of groups of prior draws.
         z_comp: float64 (Gc, dmax) standard normals: draws around each of the
             ``components`` best label-matching candidates.
         components: K.
@@ -476,50 +480,64 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
                     draws[j, k] = m[k] + math.sqrt(sc2) * z_prior[j, k]
                 else:
                     draws[j, k] = centres[(j - g0) // gc, k] + math.sqrt(tau2) * z_comp[(j - g0) % gc, k]
-        # Group 0 holds the draws from p(x|y), group i + 1 those around centre i; each group's
-        # candidates that can win for any of its draws are listed in one scan (a small ball
-        # per component instead of one ball around them all), and its draws search that list.
-        for group in range(kc + 1):
-            lo = 0 if group == 0 else g0 + (group - 1) * gc
-            hi = g0 if group == 0 else lo + gc
-            if hi <= lo:
+        # Groups 0 .. prior_groups - 1 hold the draws from p(x|y), group prior_groups + i those
+        # around centre i. The candidates that can win for any draw of a group are listed in
+        # one scan of a ball around the group, and its draws search only that list.
+        winner = np.empty(ndraws, dtype=np.int64)
+        centre = np.empty(d)
+        for group in range(prior_groups + kc):
+            lo = 0 if group < prior_groups else g0 + (group - prior_groups) * gc
+            hi = g0 if group < prior_groups else lo + gc
+            members = 0
+            centre[:] = 0.0
+            for j in range(lo, hi):
+                if group >= prior_groups or prior_group[j] == group:
+                    members += 1
+                    for k in range(d):
+                        centre[k] += draws[j, k]
+            if members == 0:
                 continue
-            centre = m if group == 0 else centres[group - 1]
+            for k in range(d):
+                centre[k] /= members
             rho = 0.0
             for j in range(lo, hi):
-                r2 = 0.0
-                for k in range(d):
-                    r2 += (draws[j, k] - centre[k]) ** 2
-                rho = max(rho, math.sqrt(r2))
+                if group >= prior_groups or prior_group[j] == group:
+                    r2 = 0.0
+                    for k in range(d):
+                        r2 += (draws[j, k] - centre[k]) ** 2
+                    rho = max(rho, math.sqrt(r2))
             order, count, w, log_t, labels, have, t_last = _ball_candidates(
                 w, log_t, labels, have, t_last, b, d, sw, num_labels, k0, k1, tmp, centre, rho, sv2, sw2, cap)
             for j in range(lo, hi):
-                xs = draws[j]
-                n = _search_list(w, log_t, order, count, d, xs, sv2, sw2)
-                if n < 0 or labels[n] != sent[b]:
-                    continue
-                # balance heuristic: weight p(x|y) / sum_c a_c q_c(x), constants (2 pi)^(d/2) cancel
-                q0 = 0.0
+                if group >= prior_groups or prior_group[j] == group:
+                    winner[j] = _search_list(w, log_t, order, count, d, draws[j], sv2, sw2)
+        for j in range(ndraws):  # in draw order, so the sums do not depend on the grouping
+            xs = draws[j]
+            n = winner[j]
+            if n < 0 or labels[n] != sent[b]:
+                continue
+            # balance heuristic: weight p(x|y) / sum_c a_c q_c(x), constants (2 pi)^(d/2) cancel
+            q0 = 0.0
+            for k in range(d):
+                q0 += (xs[k] - m[k]) ** 2
+            log_p = -0.5 * q0 / sc2 - 0.5 * d * math.log(sc2)
+            top = log_a0 - 0.5 * q0 / sc2
+            logs = np.empty(kc + 1)
+            logs[0] = top
+            for i in range(kc):
+                qi = 0.0
                 for k in range(d):
-                    q0 += (xs[k] - m[k]) ** 2
-                log_p = -0.5 * q0 / sc2 - 0.5 * d * math.log(sc2)
-                top = log_a0 - 0.5 * q0 / sc2
-                logs = np.empty(kc + 1)
-                logs[0] = top
-                for i in range(kc):
-                    qi = 0.0
-                    for k in range(d):
-                        qi += (xs[k] - centres[i, k]) ** 2
-                    logs[i + 1] = log_ac - 0.5 * qi / tau2
-                    if logs[i + 1] > top:
-                        top = logs[i + 1]
-                s = 0.0
-                for i in range(kc + 1):
-                    s += math.exp(logs[i] - top)
-                weight = math.exp(log_p - top - math.log(s))
-                wsum += weight
-                for k in range(d):
-                    acc[k] += weight * xs[k]
+                    qi += (xs[k] - centres[i, k]) ** 2
+                logs[i + 1] = log_ac - 0.5 * qi / tau2
+                if logs[i + 1] > top:
+                    top = logs[i + 1]
+            s = 0.0
+            for i in range(kc + 1):
+                s += math.exp(logs[i] - top)
+            weight = math.exp(log_p - top - math.log(s))
+            wsum += weight
+            for k in range(d):
+                acc[k] += weight * xs[k]
         if wsum > 0.0:
             for k in range(d):
                 xhat[s0 + k] = acc[k] / wsum
