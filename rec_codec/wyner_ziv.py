@@ -526,6 +526,8 @@ def _draw_groups(z, groups):
     Returns:
         (int64 (count,) group of each draw, number of groups).
     """
+    if z.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), 1
     groups = max(1, min(groups, z.shape[0]))
     centres = z[np.linspace(0, z.shape[0] - 1, groups).astype(np.int64)].copy()
     for _ in range(SOFT_GROUP_ROUNDS):

@@ -5,6 +5,7 @@ The source of most tests is X ~ N(0, 1), Y = X + N(0, 0.5), so sigma^2_{x|y} = 1
 """
 
 import json
+from dataclasses import replace
 import math
 import os
 
@@ -425,6 +426,13 @@ def test_soft_rec_estimate_does_not_depend_on_how_the_prior_draws_are_grouped():
     assert np.array_equal(estimate(grouped, groups), one)
     scattered = np.random.default_rng(26).integers(0, 5, 512)  # far-flung groups: long lists, same answer
     assert np.array_equal(estimate(scattered, 5), one)
+
+
+def test_soft_rec_decodes_with_a_single_soft_draw():
+    model = wz.WZModel(SOURCE, "rec", rec=replace(joint_model().params(), soft_draws=1))
+    x, y = draws(100, seed=27)
+    xhat = wz.decode(wz.encode(x, model, SEED).data, y, model, SEED)  # no draw from p(x|y) at all
+    assert np.all(np.isfinite(xhat))
 
 
 def test_joint_soft_rec_is_never_worse_than_hard_on_the_same_draws():
