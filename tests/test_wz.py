@@ -501,5 +501,5 @@ def test_ball_candidate_list_gives_the_full_searchs_choice_for_every_point_in_th
             step = rng.normal(0.0, 1.0, d)
             x = m + rho * rng.uniform() * step / np.linalg.norm(step)
             full, w, log_t, labs, have, t_last = kernels._search(
-                w, log_t, labs, have, t_last, block, d, math.sqrt(sw2), labels, k0, k1, tmp, x, sv2, sw2, cap, -1)
+                w, log_t, labs, have, t_last, block, d, math.sqrt(sw2), labels, k0, k1, tmp, x, sv2, sw2, cap)
             assert kernels._search_list(w, log_t, order, count, d, x, sv2, sw2) == full

@@ -209,20 +209,28 @@ def _log_r_rest(w, n, d, x, inv_v, inv_w):
 
 
 @numba.njit(cache=True)
+def _score_terms(centre, rho, d, var, sw2):
+    """(1/var, 1/sw2, const, lrmax) of log r_x(w) = const + |w|^2 / (2 sw2) - |w - x|^2 / (2 var).
+
+    lrmax bounds log r_x(w) over every w and every x within ``rho`` of ``centre``:
+    const + (|centre| + rho)^2 / (2 (sw2 - var)).
+    """
+    csq = 0.0
+    for k in range(d):
+        csq += centre[k] * centre[k]
+    reach_sq = csq if rho == 0.0 else (math.sqrt(csq) + rho) ** 2
+    const = 0.5 * d * math.log(sw2 / var)
+    return 1.0 / var, 1.0 / sw2, const, const + 0.5 * reach_sq / (sw2 - var)
+
+
+@numba.njit(cache=True)
 def _search(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp,
-            x, var, sw2, cap, want_label):
+            x, var, sw2, cap):
     """argmin_n log T_n - log r(W_n) over n < cap, r = N(w; x, var I) / N(w; 0, sw2 I).
 
-    Only candidates whose label is want_label compete when want_label >= 0. Candidates
-    are generated on demand. Returns (best index or -1, buffers, have, t_last).
+    Candidates are generated on demand. Returns (best index, buffers, have, t_last).
     """
-    inv_v = 1.0 / var
-    inv_w = 1.0 / sw2
-    const = 0.5 * d * math.log(sw2 / var)
-    xsq = 0.0
-    for k in range(d):
-        xsq += x[k] * x[k]
-    lrmax = const + 0.5 * xsq / (sw2 - var)
+    inv_v, inv_w, const, lrmax = _score_terms(x, 0.0, d, var, sw2)
     best = math.inf
     best_n = -1
     n = 0
@@ -236,11 +244,10 @@ def _search(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tm
             if lt - lrmax >= best:
                 done = True
                 break
-            if want_label < 0 or labels[i] == want_label:
-                score = lt - const - _log_r_rest(w, i, d, x, inv_v, inv_w)
-                if score < best:
-                    best = score
-                    best_n = i
+            score = lt - const - _log_r_rest(w, i, d, x, inv_v, inv_w)
+            if score < best:
+                best = score
+                best_n = i
         n = have
     return best_n, w, log_t, labels, have, t_last
 
@@ -258,14 +265,7 @@ def _ball_candidates(w, log_t, labels, have, t_last, block, d, sw, num_labels, k
     largest log r over the ball reaches U. Returns (indices in arrival order, count,
     buffers, have, t_last).
     """
-    inv_v = 1.0 / var
-    inv_w = 1.0 / sw2
-    const = 0.5 * d * math.log(sw2 / var)
-    msq = 0.0
-    for k in range(d):
-        msq += m[k] * m[k]
-    reach = math.sqrt(msq) + rho
-    lrmax = const + 0.5 * reach * reach / (sw2 - var)
+    inv_v, inv_w, const, lrmax = _score_terms(m, rho, d, var, sw2)
     upper = math.inf
     out = np.empty(cap, dtype=np.int64)  # room for every candidate; only what is used is touched
     lows = np.empty(cap)
@@ -310,14 +310,8 @@ def _ball_candidates(w, log_t, labels, have, t_last, block, d, sw, num_labels, k
 
 @numba.njit(cache=True)
 def _search_list(w, log_t, order, count, d, x, var, sw2):
-    """``_search`` (no label filter) over the candidates ``order[:count]`` (arrival order)."""
-    inv_v = 1.0 / var
-    inv_w = 1.0 / sw2
-    const = 0.5 * d * math.log(sw2 / var)
-    xsq = 0.0
-    for k in range(d):
-        xsq += x[k] * x[k]
-    lrmax = const + 0.5 * xsq / (sw2 - var)
+    """``_search`` over the candidates ``order[:count]`` (arrival order)."""
+    inv_v, inv_w, const, lrmax = _score_terms(x, 0.0, d, var, sw2)
     best = math.inf
     best_n = -1
     for i in range(count):
@@ -360,7 +354,7 @@ def rec_encode(k0, k1, x, starts, lengths, sw2, sv2, num_labels, cap):
         w, log_t, labels, tmp = _empty_buffers(d)
         xb = x[starts[b]: starts[b] + d].copy()
         best, w, log_t, labels, have, t_last = _search(
-            w, log_t, labels, 0, 0.0, b, d, sw, num_labels, k0, k1, tmp, xb, sv2, sw2, cap, -1)
+            w, log_t, labels, 0, 0.0, b, d, sw, num_labels, k0, k1, tmp, xb, sv2, sw2, cap)
         indices[b] = best
         labs[b] = labels[best]
     return indices, labs
@@ -374,13 +368,7 @@ def _top_matching(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, 
     for i in range(kk):
         top_n[i] = -1
         top_s[i] = math.inf
-    inv_v = 1.0 / vy
-    inv_w = 1.0 / sw2
-    const = 0.5 * d * math.log(sw2 / vy)
-    msq = 0.0
-    for k in range(d):
-        msq += m[k] * m[k]
-    lrmax = const + 0.5 * msq / (sw2 - vy)
+    inv_v, inv_w, const, lrmax = _score_terms(m, 0.0, d, vy, sw2)
     n = 0
     done = False
     while n < cap and not done:
@@ -404,6 +392,22 @@ def _top_matching(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, 
                     top_n[i] = c
         n = have
     return w, log_t, labels, have, t_last
+
+
+@numba.njit(cache=True)
+def _group_members(group, groups):
+    """Draw indices sorted by group (stable), and each group's offsets into them."""
+    offsets = np.zeros(groups + 1, dtype=np.int64)
+    for j in range(group.shape[0]):
+        offsets[group[j] + 1] += 1
+    for g in range(groups):
+        offsets[g + 1] += offsets[g]
+    fill = offsets[:groups].copy()
+    members = np.empty(group.shape[0], dtype=np.int64)
+    for j in range(group.shape[0]):
+        members[fill[group[j]]] = j
+        fill[group[j]] += 1
+    return members, offsets
 
 
 @numba.njit(cache=True, parallel=True)
@@ -441,6 +445,7 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
     tau2 = min(inflate * beta * sv2, sc2)
     g0 = z_prior.shape[0]
     gc = z_comp.shape[0]
+    prior_members, prior_offsets = _group_members(prior_group, prior_groups)
     for b in numba.prange(nb):
         d = lengths[b]
         s0 = starts[b]
@@ -483,34 +488,38 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
         # Groups 0 .. prior_groups - 1 hold the draws from p(x|y), group prior_groups + i those
         # around centre i. The candidates that can win for any draw of a group are listed in
         # one scan of a ball around the group, and its draws search only that list.
+        # members[offsets[g]:offsets[g + 1]]: the draws of group g
+        groups = prior_groups + kc
+        members = np.empty(ndraws, dtype=np.int64)
+        members[:g0] = prior_members
+        offsets = np.empty(groups + 1, dtype=np.int64)
+        offsets[: prior_groups + 1] = prior_offsets
+        for j in range(g0, ndraws):
+            members[j] = j
+        for i in range(kc):
+            offsets[prior_groups + 1 + i] = g0 + (i + 1) * gc
         winner = np.empty(ndraws, dtype=np.int64)
         centre = np.empty(d)
-        for group in range(prior_groups + kc):
-            lo = 0 if group < prior_groups else g0 + (group - prior_groups) * gc
-            hi = g0 if group < prior_groups else lo + gc
-            members = 0
-            centre[:] = 0.0
-            for j in range(lo, hi):
-                if group >= prior_groups or prior_group[j] == group:
-                    members += 1
-                    for k in range(d):
-                        centre[k] += draws[j, k]
-            if members == 0:
+        for group in range(groups):
+            mine = members[offsets[group]: offsets[group + 1]]
+            if mine.shape[0] == 0:
                 continue
+            centre[:] = 0.0
+            for j in mine:
+                for k in range(d):
+                    centre[k] += draws[j, k]
             for k in range(d):
-                centre[k] /= members
+                centre[k] /= mine.shape[0]
             rho = 0.0
-            for j in range(lo, hi):
-                if group >= prior_groups or prior_group[j] == group:
-                    r2 = 0.0
-                    for k in range(d):
-                        r2 += (draws[j, k] - centre[k]) ** 2
-                    rho = max(rho, math.sqrt(r2))
+            for j in mine:
+                r2 = 0.0
+                for k in range(d):
+                    r2 += (draws[j, k] - centre[k]) ** 2
+                rho = max(rho, math.sqrt(r2))
             order, count, w, log_t, labels, have, t_last = _ball_candidates(
                 w, log_t, labels, have, t_last, b, d, sw, num_labels, k0, k1, tmp, centre, rho, sv2, sw2, cap)
-            for j in range(lo, hi):
-                if group >= prior_groups or prior_group[j] == group:
-                    winner[j] = _search_list(w, log_t, order, count, d, draws[j], sv2, sw2)
+            for j in mine:
+                winner[j] = _search_list(w, log_t, order, count, d, draws[j], sv2, sw2)
         for j in range(ndraws):  # in draw order, so the sums do not depend on the grouping
             xs = draws[j]
             n = winner[j]
