@@ -17,6 +17,7 @@ from rec_codec.entropy import EmpiricalIndexModel
 from rec_codec.errors import RecCodecError
 from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
 from rec_codec.training import fit_index_model
+from reccodec_cli.outputs import check_output, remove_output, write_output
 
 SEED = click.IntRange(0, 2**64 - 1)
 
@@ -58,29 +59,6 @@ def _load_target(path, name):
     if path == "-":
         return load_gaussian_bytes(sys.stdin.buffer.read(), "stdin")
     return load_gaussian(path, name or path)
-
-
-def _check_output(path, force):
-    if path == "-":
-        if sys.stdout.isatty():
-            raise CliError("refusing to write binary data to a terminal; use -o FILE")
-        return
-    if os.path.exists(path) and not force:
-        raise CliError(f"{path} already exists; use -f/--force to overwrite it")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise CliError(f"cannot write {path}: folder {folder} does not exist")
-
-
-def _write_output(path, data):
-    if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    try:
-        container.atomic_write(path, data)
-    except OSError as e:
-        raise CliError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _load_index_model(value):
@@ -172,13 +150,17 @@ def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_searc
 
     With --algorithm uq, TARGET.npz holds y and its prior (mean/std or loc/scale) instead."""
     options = _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf_limit)
-    _check_output(output, force)
+    if as_json and output == "-":
+        raise CliError("--json prints to stdout, which -o - already fills with the bitstream; write the "
+                       "bitstream to a file or drop --json")
+    inputs = (target, prior_path, None if index_model == "zipf" else index_model, mi_profile_path)
+    check_output(output, force, inputs)
     if sample_out is not None:
         if sample_out == "-":
             raise CliError("--sample-out needs a file name, not -")
         if os.path.abspath(sample_out) == os.path.abspath(output):
             raise CliError("--sample-out and -o name the same file")
-        _check_output(sample_out, force)
+        check_output(sample_out, force, inputs)
     if algorithm == "uq":
         if mi_profile_path is not None:
             raise CliError("--mi-profile applies to sp-pfr and sp-orc only")
@@ -193,22 +175,23 @@ def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_searc
                               block_dims=block_dims, orc_candidates=orc_candidates, index_model=model,
                               max_steps=max_steps, progress=_progress(quiet, "encoding"),
                               mi_profile=_load_mi_profile(mi_profile_path), **options)
-    _write_output(output, result.data)
-    if sample_out is not None:
-        try:
-            _write_output(sample_out, npy_bytes(result.sample))
-        except CliError:
-            if output != "-":
-                os.remove(output)  # all or nothing: no bitstream without the sample asked for
-            raise
-    summary = result.summary()
-    if as_json:
-        _echo_json(summary)
-    elif not quiet and algorithm == "uq":
+    write_output(output, result.data, force)
+    try:
+        if sample_out is not None:
+            write_output(sample_out, npy_bytes(result.sample), force)
+        summary = result.summary()
+        if as_json:
+            _echo_json(summary)
+    except BaseException:
+        remove_output(output)  # all or nothing: no bitstream without the sample or figures asked for
+        raise
+    if as_json or quiet:
+        return
+    if algorithm == "uq":
         click.echo(f"{summary['bits']} bits ({summary['header_bits']} header + {summary['payload_bits']} payload) "
                    f"for {summary['elements']} elements, -log2 P(k|u) = {summary['information_bits']:.1f} bits, "
                    f"{summary['seconds']:.3f} s", err=True)
-    elif not quiet:
+    else:
         click.echo(f"{summary['bits']} bits ({summary['header_bits']} header + {summary['payload_bits']} payload) "
                    f"for KL {summary['kl_bits']:.1f} bits in {summary['blocks']} blocks, "
                    f"{summary['seconds']:.3f} s", err=True)
@@ -225,7 +208,8 @@ def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_searc
 @friendly_errors
 def decode(source, output, seed, prior_path, index_model, mi_profile_path, force):
     """Decode IN.rec into the encoder's sample (float64, the target's shape)."""
-    _check_output(output, force)
+    check_output(output, force, (source, prior_path, None if index_model == "zipf" else index_model,
+                                 mi_profile_path))
     data = _read_input(source)
     if container.describe(data)["algorithm"] == "uq":
         sample = uq.decode_uq(data, seed, uq.load_uq_prior(prior_path) if prior_path else None)
@@ -233,7 +217,7 @@ def decode(source, output, seed, prior_path, index_model, mi_profile_path, force
         prior = load_gaussian(prior_path) if prior_path else None
         sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model),
                               mi_profile=_load_mi_profile(mi_profile_path))
-    _write_output(output, npy_bytes(sample))
+    write_output(output, npy_bytes(sample), force)
 
 
 @cli.command()
@@ -275,16 +259,13 @@ def info(source, as_json):
 def fit_index_model_command(train, output, seed, algorithm, prior_path, block_bits, block_dims, orc_candidates,
                             max_steps, force, quiet):
     """Fit an index model on TRAIN.npz (mean, std with a leading batch axis)."""
-    _check_output(output, force)
+    check_output(output, force, (train, prior_path))
     batch = load_gaussian(train)
     prior = load_gaussian(prior_path) if prior_path else None
     model = fit_index_model(batch, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
                             block_dims=block_dims, orc_candidates=orc_candidates, max_steps=max_steps,
                             progress=_progress(quiet, "fitting"))
-    try:
-        model.save(output)
-    except OSError as e:
-        raise CliError(f"cannot write {output}: {e.strerror or e}") from None
+    write_output(output, model.to_bytes(), force)
     if not quiet:
         click.echo(f"fitted on {model.training_indices} block indices from {batch.shape[0]} targets", err=True)
 
@@ -368,7 +349,7 @@ def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_p
 
 from reccodec_cli.partition_commands import register as _register_partition  # noqa: E402
 
-_register_partition(cli, bench, friendly_errors, _check_output, _write_output)
+_register_partition(cli, bench, friendly_errors, check_output, write_output)
 
 from reccodec_cli.wz import bench_wz, wz  # noqa: E402  (Wyner-Ziv commands)
 

@@ -16,6 +16,7 @@ import numpy as np
 from rec_codec import container
 from rec_codec.errors import RecCodecError
 from rec_codec.io import npy_bytes
+from reccodec_cli.outputs import check_output, write_output
 
 
 def _wz_lib():
@@ -40,26 +41,6 @@ def _errors(command):
             raise click.ClickException("out of memory") from None
 
     return wrapper
-
-
-def _check_output(path, force):
-    if path == "-":
-        if sys.stdout.isatty():
-            raise click.ClickException("refusing to write binary data to a terminal; use -o FILE")
-        return
-    if os.path.exists(path) and not force:
-        raise click.ClickException(f"{path} already exists; use -f/--force to overwrite it")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise click.ClickException(f"cannot write {path}: folder {folder} does not exist")
-
-
-def _write(path, data):
-    if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    container.atomic_write(path, data)
 
 
 def _read(path):
@@ -93,13 +74,16 @@ def wz():
 @_errors
 def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
     """Encode X.npy for a decoder that holds correlated side information."""
-    _check_output(output, force)
+    if as_json and output == "-":
+        raise click.ClickException("--json prints to stdout, which -o - already fills with the bitstream; "
+                                   "write the bitstream to a file or drop --json")
+    check_output(output, force, (samples, model_path))
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     model.params()
     x = _load_npy(samples, "the samples x")
     result = wz_lib.encode(x, model, seed)
-    _write(output, result.data)
+    write_output(output, result.data, force)
     summary = {"scheme": model.scheme, **result.summary()}
     if as_json:
         click.echo(json.dumps(summary))
@@ -119,13 +103,13 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
 @_errors
 def wz_decode(source, side_info, model_path, output, seed, decoder, force):
     """Decode IN.rec with side information into an estimate of x (float64)."""
-    _check_output(output, force)
+    check_output(output, force, (source, side_info, model_path))
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     data = _read(source)
     y = _load_npy(side_info, "the side information y")
     xhat = wz_lib.decode(data, y, model, seed, decoder)
-    _write(output, npy_bytes(xhat))
+    write_output(output, npy_bytes(xhat), force)
 
 
 @wz.command("design")

@@ -39,8 +39,10 @@ new id (1..255); ids are never reused. A reader meeting an id it does not know r
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import struct
 import tempfile
 import zlib
@@ -593,27 +595,48 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
     """Write a file so that ``path`` holds either its old content or all of ``data``.
 
-    The data goes to a temporary file in the same directory, which is flushed, synced
-    and then renamed over ``path`` (``os.replace``). A file that exists keeps its
-    permission bits; a new one gets those of a plainly created file.
+    A regular file is written to a temporary file in the same directory, which is
+    flushed, synced and then renamed into place. A file that exists keeps its permission
+    bits; a new one gets those of a plainly created file. A symbolic link is followed: the
+    file it points to is replaced and the link stays. A character device or a FIFO (for
+    instance ``/dev/null``) is written directly, never renamed over, as zstd does; any
+    other kind of file is refused.
 
     Args:
         path: str or os.PathLike, where to write.
         data: bytes (or bytes-like), the whole content.
+        overwrite: bool, False to refuse an existing file. The check and the creation are
+            one step (a hard link of the finished temporary file), so two writers racing
+            for one new path cannot both succeed.
 
     Raises:
-        OSError: the directory is not writable, the disk is full, and so on; the
-            temporary file is removed first and ``path`` is left as it was.
+        FileExistsError: ``overwrite`` is False and ``path`` exists.
+        OSError: the directory is not writable, the disk is full, ``path`` is a directory
+            or a block device, and so on; the temporary file is removed first and
+            ``path`` is left as it was.
     """
     path = os.fspath(path)
-    directory = os.path.dirname(path) or "."
     try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        mode = _new_file_mode()
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    if existing is not None and (stat.S_ISCHR(existing.st_mode) or stat.S_ISFIFO(existing.st_mode)):
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        raise OSError(errno.EINVAL, "not a regular file, character device or FIFO", path)
+    if existing is not None and not overwrite:
+        raise FileExistsError(errno.EEXIST, "file exists", path)
+    if os.path.islink(path):
+        if existing is None:
+            raise OSError(errno.ENOENT, "a symbolic link to a missing file", path)
+        path = os.path.realpath(path)
+    directory = os.path.dirname(path) or "."
+    mode = existing.st_mode & 0o7777 if existing is not None else _new_file_mode()
     fd, temp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -621,7 +644,10 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
             handle.flush()
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        os.replace(temp, path)
+        if overwrite:
+            os.replace(temp, path)
+        else:
+            _create_from(temp, path)
     except BaseException:
         try:
             os.unlink(temp)
@@ -638,6 +664,20 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _create_from(temp: str, path: str) -> None:
+    """Give the finished file ``temp`` the new name ``path``, failing if ``path`` exists."""
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "file exists", path) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "file exists", path) from None
+        os.replace(temp, path)
+        return
+    os.unlink(temp)
 
 
 def read_file(path: str | os.PathLike) -> bytes:

@@ -905,19 +905,12 @@ class EmpiricalIndexModel:
         data = np.ascontiguousarray(self.octave_probs, dtype="<f8").tobytes()
         return zlib.crc32(data) & 0xFFFFFFFF
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the model to an ``.npz`` file, atomically.
+    def to_bytes(self) -> bytes:
+        """The model as the bytes of an ``.npz`` file.
 
         The keys are ``format`` (``"reccodec-index-model"``), ``version`` (1),
         ``octave_probs`` (little-endian float64), ``training_indices`` and ``metadata``
-        (a JSON string).  The data goes to a temporary file in the same folder, which
-        is then renamed over ``path``, so ``path`` is never half written.
-
-        Args:
-            path: str or path-like, the file to write (used as given, no suffix added).
-
-        Raises:
-            OSError: if the folder cannot be written.
+        (a JSON string).
         """
         buffer = io.BytesIO()
         np.savez(
@@ -928,7 +921,19 @@ class EmpiricalIndexModel:
             training_indices=np.array(self.training_indices, dtype="<i8"),
             metadata=np.array(json.dumps(self.metadata, sort_keys=True)),
         )
-        atomic_write(path, buffer.getvalue())
+        return buffer.getvalue()
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``to_bytes()`` to a file, atomically (a temporary file, then a rename),
+        so ``path`` is never half written.
+
+        Args:
+            path: str or path-like, the file to write (used as given, no suffix added).
+
+        Raises:
+            OSError: if the folder cannot be written.
+        """
+        atomic_write(path, self.to_bytes())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "EmpiricalIndexModel":
