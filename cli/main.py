@@ -13,10 +13,12 @@ import sys
 import click
 
 from rec_codec import codec, container, uq
+from rec_codec.batch import DEFAULT_CHUNK_ITEMS
 from rec_codec.entropy import EmpiricalIndexModel
 from rec_codec.errors import RecCodecError
 from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
 from rec_codec.training import fit_index_model
+from reccodec_cli import model_commands
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
 SEED = click.IntRange(0, 2**64 - 1)
@@ -138,22 +140,40 @@ def cli():
 @click.option("--sp-dinf-limit", type=click.FloatRange(min=0, min_open=True), metavar="BITS",
               help="sp-pfr: halve blocks whose D_inf(Q||P') passes BITS (SP-PFR takes about 2^D_inf "
               "steps) [default: 20].")
+@click.option("--model", "model_path", metavar="MODEL.rcm",
+              help="A codec model (reccodec train): items [N, ...] become one container, one item a compact record.")
+@click.option("--strict", is_flag=True, help="--model: refuse an item too wide to code exactly instead of "
+              "narrowing it (approximate).")
+@click.option("--chunk-items", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ITEMS, show_default=True,
+              help="--model: items per chunk of a container (random access reads one chunk).")
 @click.option("--sample-out", metavar="CHOSEN.npy", help="Also write the encoder's sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line.")
+@click.pass_context
 @friendly_errors
-def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_search, block_bits, block_dims,
-           orc_candidates, index_model, max_steps, mi_profile_path, sp_dinf_limit, sample_out, as_json, force,
-           quiet):
+def encode(ctx, target, output, seed, algorithm, prior_path, alpha, eps, hybrid_search, block_bits, block_dims,
+           orc_candidates, index_model, max_steps, mi_profile_path, sp_dinf_limit, model_path, strict, chunk_items,
+           sample_out, as_json, force, quiet):
     """Encode one sample of the Gaussian target in TARGET.npz (arrays mean, std).
 
-    With --algorithm uq, TARGET.npz holds y and its prior (mean/std or loc/scale) instead."""
-    options = _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf_limit)
+    With --algorithm uq, TARGET.npz holds y and its prior (mean/std or loc/scale) instead.
+    With --model, TARGET.npz holds items [N, ...] (or one item) coded with the codec model.
+
+    \b
+    Examples:
+      reccodec encode target.npz --seed 7 -o latent.rec
+      reccodec encode test.npz --model digits.rcm --seed 7 -o test.recs
+    """
     if as_json and output == "-":
         raise CliError("--json prints to stdout, which -o - already fills with the bitstream; write the "
                        "bitstream to a file or drop --json")
-    inputs = (target, prior_path, None if index_model == "zipf" else index_model, mi_profile_path)
+    inputs = (target, prior_path, None if index_model == "zipf" else index_model, mi_profile_path, model_path)
+    if model_path is None and (strict or ctx.get_parameter_source("chunk_items") == click.core.ParameterSource.COMMANDLINE):
+        raise click.UsageError("--strict and --chunk-items apply with --model only")
+    if model_path is not None:
+        model_commands.refuse_fixed_options(ctx, "encode")
+    options = _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf_limit)
     check_output(output, force, inputs)
     if sample_out is not None:
         if sample_out == "-":
@@ -161,6 +181,10 @@ def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_searc
         if os.path.abspath(sample_out) == os.path.abspath(output):
             raise CliError("--sample-out and -o name the same file")
         check_output(sample_out, force, inputs)
+    if model_path is not None:
+        model_commands.encode_with_model(target, output, seed, model_path, strict, chunk_items, max_steps, sample_out,
+                                         as_json, force, quiet, lambda path: _load_target(path, None), _echo_json)
+        return
     if algorithm == "uq":
         if mi_profile_path is not None:
             raise CliError("--mi-profile applies to sp-pfr and sp-orc only")
@@ -204,12 +228,31 @@ def encode(target, output, seed, algorithm, prior_path, alpha, eps, hybrid_searc
 @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="The encoder's prior (default N(0,1)).")
 @click.option("--index-model", metavar="zipf|MODEL.npz", help="The encoder's index model, if not Zipf.")
 @click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy", help="The encoder's MI profile, if any.")
+@click.option("--model", "model_path", metavar="MODEL.rcm", help="The encoder's codec model, if any.")
+@click.option("--item", type=click.IntRange(min=0), help="--model: decode this item alone (default: all).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@click.pass_context
 @friendly_errors
-def decode(source, output, seed, prior_path, index_model, mi_profile_path, force):
-    """Decode IN.rec into the encoder's sample (float64, the target's shape)."""
+def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, model_path, item, force):
+    """Decode IN.rec into the encoder's sample (float64, the target's shape).
+
+    With --model, a container decodes to [N, ...] (or one item with --item) and a record to
+    its item.
+
+    \b
+    Examples:
+      reccodec decode latent.rec --seed 7 -o sample.npy
+      reccodec decode test.recs --model digits.rcm --seed 7 --item 17 -o z17.npy
+    """
     check_output(output, force, (source, prior_path, None if index_model == "zipf" else index_model,
-                                 mi_profile_path))
+                                 mi_profile_path, model_path))
+    if model_path is not None:
+        model_commands.refuse_fixed_options(ctx, "decode")
+        sample = model_commands.decode_with_model(_read_input(source), model_path, seed, item)
+        write_output(output, npy_bytes(sample), force)
+        return
+    if item is not None:
+        raise click.UsageError("--item applies with --model only")
     data = _read_input(source)
     if container.describe(data)["algorithm"] == "uq":
         sample = uq.decode_uq(data, seed, uq.load_uq_prior(prior_path) if prior_path else None)
@@ -225,8 +268,18 @@ def decode(source, output, seed, prior_path, index_model, mi_profile_path, force
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @friendly_errors
 def info(source, as_json):
-    """Print the header of IN.rec, with header and payload bits apart."""
-    described = container.describe(_read_input(source))
+    """Print the header of IN.rec, with header and payload bits apart (also of a codec model,
+    a batch container or a record)."""
+    data = _read_input(source)
+    described = model_commands.describe(data)
+    if described is not None:
+        if as_json:
+            _echo_json(described)
+        else:
+            for key, value in described.items():
+                click.echo(f"{key}: {value}")
+        return
+    described = container.describe(data)
     if as_json:
         _echo_json(described)
         return
@@ -354,6 +407,7 @@ _register_partition(cli, bench, friendly_errors, check_output, write_output)
 from reccodec_cli.wz import bench_wz, wz  # noqa: E402  (Wyner-Ziv commands)
 
 cli.add_command(wz)
+model_commands.register(cli, friendly_errors, _echo_json)
 bench.add_command(bench_wz)
 
 

@@ -8,17 +8,29 @@ prior P and a seed shared by encoder and decoder::
     sample = decode(result.data, seed=7)      # == result.sample, bit for bit
 """
 
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from .batch import BatchResult, decode_batch, decode_record, encode_batch, record_file
 from .blocks import BlockLayout, layout_by_budget, layout_fixed
 from .codec import ALGORITHMS, EncodeResult, decode, encode
 from .distributions import DiagonalGaussian, dinf_bits, kl_bits, standard_normal_like
 from .entropy import EmpiricalIndexModel
 from .errors import FormatError, InputError, MismatchError, RecCodecError
 from .soft_round import soft_round, soft_round_conditional_mean, soft_round_inverse
-from .training import fit_index_model
+from .model import CodecModel, load_model
+from .training import fit_index_model, train_model
 from .uq import UQPrior, decode_uq, encode_uq
 
+try:
+    __version__ = _version("reccodec")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
+    "__version__",
     "ALGORITHMS",
+    "BatchResult",
+    "CodecModel",
     "BlockLayout",
     "DiagonalGaussian",
     "EmpiricalIndexModel",
@@ -29,16 +41,22 @@ __all__ = [
     "RecCodecError",
     "UQPrior",
     "decode",
+    "decode_batch",
+    "decode_record",
     "decode_uq",
     "dinf_bits",
     "encode",
+    "encode_batch",
     "encode_uq",
     "fit_index_model",
     "kl_bits",
     "layout_by_budget",
+    "load_model",
     "layout_fixed",
+    "record_file",
     "soft_round",
     "soft_round_conditional_mean",
     "soft_round_inverse",
     "standard_normal_like",
+    "train_model",
 ]

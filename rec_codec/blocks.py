@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["BlockLayout", "layout_by_budget", "layout_fixed", "halve_blocks", "apply_halvings"]
+__all__ = ["BlockLayout", "layout_by_budget", "layout_fixed", "halve_blocks", "apply_halvings", "halving_leaves"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,15 +167,31 @@ def apply_halvings(layout, read_flag):
     Returns:
         BlockLayout.
     """
-    lengths = []
+    return BlockLayout(halving_leaves(layout, read_flag)[0])
 
-    def visit(start, length, depth):
+
+def halving_leaves(layout, read_flag):
+    """``apply_halvings`` with each new block's origin: its lengths, depths and parent.
+
+    Args:
+        layout (BlockLayout): the blocks before halving.
+        read_flag (callable): depth -> the next flag (0 or 1).
+    Returns:
+        (lengths, depths, parents): int64 arrays, one entry per new block; a block's depth
+        counts the halvings that made it and its parent is the block of ``layout`` it
+        comes from.
+    """
+    lengths, depths, parents = [], [], []
+
+    def visit(start, length, depth, parent):
         if length > 1 and read_flag(depth):
             for child in _halves(start, length):
-                visit(*child, depth + 1)
+                visit(*child, depth + 1, parent)
         else:
             lengths.append(length)
+            depths.append(depth)
+            parents.append(parent)
 
-    for start, length in zip(layout.starts.tolist(), layout.lengths.tolist()):
-        visit(start, length, 0)
-    return BlockLayout(np.array(lengths, dtype=np.int64))
+    for parent, (start, length) in enumerate(zip(layout.starts.tolist(), layout.lengths.tolist())):
+        visit(start, length, 0, parent)
+    return tuple(np.array(x, dtype=np.int64) for x in (lengths, depths, parents))

@@ -1,4 +1,6 @@
-"""Models fitted on a batch of training targets: the empirical index model."""
+"""Models fitted on a batch of training targets: the codec model and the empirical index model."""
+
+import math
 
 import numpy as np
 
@@ -8,7 +10,7 @@ from .distributions import DiagonalGaussian, standard_normal_like
 from .entropy import EmpiricalIndexModel, zipf_lambda
 from .errors import InputError
 
-__all__ = ["fit_index_model"]
+__all__ = ["fit_index_model", "train_model", "DEFAULT_MODEL_BLOCK_BITS", "DEFAULT_MODEL_DINF_LIMIT"]
 
 
 def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, block_dims=None,
@@ -59,3 +61,188 @@ def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT
         metadata={"algorithm": algorithm, "block_bits": float(block_bits) if block_dims is None else -1.0,
                   "block_dims": int(block_dims or 0), "training_targets": int(count)},
     )
+
+
+DEFAULT_MODEL_BLOCK_BITS = 64.0
+DEFAULT_MODEL_DINF_LIMIT = 16.0
+DEFAULT_NARROW_SLACK = 8.0
+# The coding std is the aggregate posterior's, and at least each training std, times this:
+# 10% wider costs about 0.01 bit per dimension and keeps posteriors a hair wider than the
+# prior (as real VAEs have) at a finite D_inf.
+WIDEN = 1.1
+_MARGINS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+_MARGIN_TRIAL_ITEMS = 256
+
+
+def _coding_distribution(mean, std, prior_mean, prior_std, fit):
+    if not fit:
+        return prior_mean.copy(), prior_std.copy()
+    aggregate = np.sqrt(mean.var(axis=0) + (std**2).mean(axis=0))
+    return mean.mean(axis=0), WIDEN * np.maximum(aggregate, std.max(axis=0))
+
+
+def _table(counts, total_bits, floor):
+    from .record_coder import quantize_frequencies
+
+    counts = np.asarray(counts, dtype=np.float64)
+    return quantize_frequencies(counts + floor * max(counts.sum(), 1.0) / counts.size, total_bits)
+
+
+def _fit_tables(model, coded, CodecModel):
+    """The model with index and halving tables fitted on coded training items."""
+    from .model import INDEX_TOTAL_BITS, N_OCTAVES
+
+    nb = model.num_blocks
+    depth_levels = max(1, max((int(item.depths.max()) for item in coded), default=0))
+    counts = np.zeros((nb + depth_levels, N_OCTAVES))
+    max_depth = max((int(item.flag_depths.max()) for item in coded if item.flag_depths.size), default=0)
+    flag_counts = np.zeros((max_depth + 1, 2))
+    for item in coded:
+        octaves = np.array([(int(n) + 1).bit_length() - 1 for n in item.indices])
+        rows = np.where(item.depths == 0, item.parents, nb + np.minimum(item.depths, depth_levels) - 1)
+        np.add.at(counts, (rows, octaves), 1)
+        np.add.at(flag_counts, (item.flag_depths, item.flags), 1)
+    pooled = counts.sum(axis=0)
+    # each table leans on the pooled histogram of all blocks for octaves it rarely saw
+    smoothed = counts + 2.0 * (pooled + 0.05) / (pooled.sum() + 0.05 * N_OCTAVES)
+    index_freqs = np.stack([_table(row, INDEX_TOTAL_BITS, 0.0) for row in smoothed])
+    halving_freqs = np.stack([_table(row + 0.5, INDEX_TOTAL_BITS, 0.0) for row in flag_counts])
+    fields = {name: getattr(model, name) for name in model.__dataclass_fields__}
+    fields.update(index_freqs=index_freqs, halving_freqs=halving_freqs)
+    return CodecModel(**fields)
+
+
+def _fit_bins(nbins, layout):
+    """Bins with every block's total kept within MAX_BLOCK_BIN_BITS (rounding J_d per
+    dimension can pass it): the largest J_d of a block too large is lowered until it fits."""
+    from .model import MAX_BLOCK_BIN_BITS
+
+    nbins = nbins.copy()
+    for start, length in zip(layout.starts.tolist(), layout.lengths.tolist()):
+        block = nbins[start:start + length]
+        while np.log2(block).sum() > MAX_BLOCK_BIN_BITS:
+            block[np.argmax(block)] = max(1, block.max() // 2)
+    return nbins
+
+
+def _untrained(CodecModel, **fields):
+    from .model import INDEX_TOTAL_BITS, N_OCTAVES
+
+    flat = np.full(N_OCTAVES, 1 << (INDEX_TOTAL_BITS - 6))
+    flat[0] += (1 << INDEX_TOTAL_BITS) - int(flat.sum())
+    nb = fields["block_lengths"].shape[0]
+    half = np.array([[1 << (INDEX_TOTAL_BITS - 1)] * 2])
+    return CodecModel(index_freqs=np.tile(flat, (nb + 1, 1)), halving_freqs=half, **fields)
+
+
+def _record_bits(model, coded):
+    from .items import write_item
+    from .record_coder import RecordWriter
+
+    bits = []
+    for item in coded:
+        writer = RecordWriter()
+        write_item(writer, model, item)
+        bits.append(8 * len(writer.finish()))
+    return np.array(bits, dtype=np.float64)
+
+
+def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", block_bits=DEFAULT_MODEL_BLOCK_BITS,
+                dinf_limit=DEFAULT_MODEL_DINF_LIMIT, margin_bits=None, fit_coding_prior=True,
+                narrow_slack=DEFAULT_NARROW_SLACK, progress=None):
+    """Make a codec model from training posteriors.
+
+    The coding distribution, the MI profile, the block layout (contiguous dimensions grouped
+    by their mean KL up to ``block_bits``) and the bins J_d come from the training targets;
+    the index and halving tables from coding them, each with its own item seed of ``seed``.
+    Without ``margin_bits``, the margin between a block's MI and log2 J is chosen among
+    0..8 bits by the mean record size on (up to 256 of) the training items.
+
+    Args:
+        train_mean, train_std (array_like): [items, *shape].
+        seed (int): seed of the training searches.
+        prior (DiagonalGaussian or None): the user's prior of shape ``shape``; default N(0, 1).
+        algorithm (str): "sp-pfr" (default) or "pfr".
+        block_bits (float): mean KL per block.
+        dinf_limit (float): blocks whose D_inf(Q||P') passes this many bits are halved.
+        margin_bits (float or None): bits between a block's MI and log2 J (sp-pfr).
+        fit_coding_prior (bool): draw candidates from a Gaussian fitted to the training
+            posteriors (default) rather than from the prior.
+        narrow_slack (float): see ``items.narrow_stds``.
+        progress (callable or None): progress(stage) with a short text.
+    Returns:
+        CodecModel.
+    Raises:
+        InputError: bad shapes or values, or options out of range.
+    """
+    from .items import check_items, encode_items, item_seed
+    from .model import ALGORITHMS, CodecModel
+    from .partition import allocate_bins
+    from .blocks import layout_by_budget
+
+    if algorithm not in ALGORITHMS:
+        raise InputError(f"a codec model supports {', '.join(ALGORITHMS)}; got {algorithm!r}")
+    for name, value, low, high in (("block_bits", block_bits, 0.5, 4096), ("dinf_limit", dinf_limit, 1, 30),
+                                   ("narrow_slack", narrow_slack, 1, 64)):
+        if not (isinstance(value, (int, float)) and low <= value <= high):
+            raise InputError(f"{name} must be in [{low}, {high}], got {value!r}")
+    mean, std = np.asarray(train_mean, dtype=np.float64), np.asarray(train_std, dtype=np.float64)
+    if mean.ndim < 2 or mean.shape != std.shape or mean.shape[0] < 1:
+        raise InputError(f"training targets need mean and std of one shape (N, ...), got {mean.shape} and {std.shape}")
+    shape = mean.shape[1:]
+    prior = standard_normal_like(shape) if prior is None else prior
+    if prior.shape != shape:
+        raise InputError(f"training targets have shape {shape} but the prior has shape {prior.shape}")
+    prior_mean, prior_std = prior.mean.ravel(), prior.std.ravel()
+    count = mean.shape[0]
+    mean, std = mean.reshape(count, -1), std.reshape(count, -1)
+    coding_mean, coding_std = _coding_distribution(mean, std, prior_mean, prior_std, fit_coding_prior)
+    base = dict(shape=shape, prior_mean=prior_mean, prior_std=prior_std, coding_mean=coding_mean,
+                coding_std=coding_std, dinf_limit=float(dinf_limit), narrow_slack=float(narrow_slack),
+                nbins=np.ones(mean.shape[1], dtype=np.int64))
+    probe = _untrained(CodecModel, algorithm="pfr", block_lengths=np.array([mean.shape[1]]), **base)
+    mean, std = check_items(probe, mean.reshape((count,) + shape), std.reshape((count,) + shape))
+    coding = DiagonalGaussian(np.broadcast_to(coding_mean, mean.shape), np.broadcast_to(coding_std, mean.shape))
+    from .distributions import kl_bits
+
+    profile = kl_bits(DiagonalGaussian(mean, std), coding).mean(axis=0)
+    layout = layout_by_budget(profile, np.zeros_like(profile), float(block_bits), math.inf)
+    seeds = [item_seed(seed, i) for i in range(count)]
+
+    def model_with(margin):
+        fields = dict(base, algorithm=algorithm, block_lengths=layout.lengths)
+        if algorithm == "sp-pfr":
+            fields["nbins"] = _fit_bins(allocate_bins(profile, layout, margin), layout)
+        return _untrained(CodecModel, **fields)
+
+    margins = (0.0,) if algorithm == "pfr" else (_MARGINS if margin_bits is None else (float(margin_bits),))
+    best = None
+    trial = slice(0, min(count, _MARGIN_TRIAL_ITEMS)) if len(margins) > 1 else slice(0, count)
+    for margin in margins:
+        if progress is not None:
+            progress(f"margin {margin:g} bits")
+        model = model_with(margin)
+        coded = encode_items(model, mean[trial], std[trial], seeds[trial])
+        fitted = _fit_tables(model, coded, CodecModel)
+        bits = float(_record_bits(fitted, coded).mean())
+        if best is None or bits < best[0]:
+            best = (bits, margin, model)
+    _, margin, model = best
+    if progress is not None:
+        progress("index tables")
+    coded = encode_items(model, mean, std, seeds)
+    model = _fit_tables(model, coded, CodecModel)
+    bits = _record_bits(model, coded)
+    kl = np.array([item.kl_bits for item in coded])
+    info = {
+        "training_items": int(count),
+        "margin_bits": margin,
+        "block_bits": float(block_bits),
+        "training_kl_bits_mean": round(float(kl.mean()), 3),
+        "training_coding_kl_bits_mean": round(float(np.mean([item.coding_kl_bits for item in coded])), 3),
+        "training_record_bits_mean": round(float(bits.mean()), 3),
+        "training_narrowed_items": int(sum(item.narrowed > 0 for item in coded)),
+    }
+    fields = {name: getattr(model, name) for name in model.__dataclass_fields__}
+    fields["info"] = info
+    return CodecModel(**fields)

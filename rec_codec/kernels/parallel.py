@@ -38,3 +38,22 @@ def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candid
         indices[i] = index
         steps[i] = n
     return indices, steps
+
+
+@numba.njit(cache=True, parallel=True)
+def search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, max_steps):
+    """PFR on every block, each with its own seed key words (k0s[i], k1s[i]).
+
+    The items of a batch each have their own seed; this searches all of their blocks in
+    one parallel loop. Arguments and returns as ``search_blocks`` (PFR only).
+    """
+    nb = starts.shape[0]
+    indices = np.empty(nb, dtype=np.int64)
+    steps = np.empty(nb, dtype=np.int64)
+    for i in numba.prange(nb):
+        s = starts[i]
+        e = s + lengths[i]
+        index, n = pfr_block(k0s[i], k1s[i], block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], max_steps)
+        indices[i] = index
+        steps[i] = n
+    return indices, steps

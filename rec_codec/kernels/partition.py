@@ -244,3 +244,21 @@ def sp_candidate_values(k0, k1, block_ids, starts, lengths, nbins, strides, bins
                 u_even, u_odd = bin_uniform_pair(local[i], k >> 1, kb0, kb1)
             z = bin_normal(bins[s + k], u_odd if k & 1 else u_even, nbins[s + k])
             out[s + k] = mean[s + k] + std[s + k] * z
+
+
+@numba.njit(cache=True, parallel=True)
+def sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum,
+                           lrmax_p, max_steps, out_bins):
+    """SP-PFR on every block, each with its own seed key words (k0s[i], k1s[i]); otherwise
+    as ``sp_search_blocks``."""
+    nblocks = starts.shape[0]
+    local = np.empty(nblocks, dtype=np.int64)
+    steps = np.empty(nblocks, dtype=np.int64)
+    for i in numba.prange(nblocks):
+        s = starts[i]
+        e = s + lengths[i]
+        m, n = sp_block(k0s[i], k1s[i], block_ids[i], a[s:e], b[s:e], c[s:e], nbins[s:e], strides[s:e],
+                        tstart[s:e], offset, cum, lrmax_p[s:e], 0, max_steps, out_bins[s:e])
+        local[i] = m
+        steps[i] = n
+    return local, steps

@@ -1,0 +1,325 @@
+"""Items coded with a codec model: their seeds, narrowing, halving, search and symbols.
+
+An item is one target of the model's shape. The encoder, for every item:
+
+1. **narrows** each dimension whose posterior is too wide for the coding distribution
+   P_c: where D_inf(q_d||p_c,d) is infinite (std >= P_c's) or passes the dimension's KL by
+   more than the model's ``narrow_slack`` bits, the std is lowered to the largest of
+   g * std_c (g = 0.999, 0.998, 0.995, ... 0.3) that brings the excess within the slack.
+   The sample then follows the narrowed target, within ``tv_bound`` (the sum over
+   narrowed dimensions of the total variation between the two Gaussians) of the real
+   one, and the item is reported as approximate; ``strict=True`` refuses instead.
+2. **halves** every block of the model whose D_inf(Q||P') passes the model's
+   ``dinf_limit`` (``blocks.halve_blocks``), so that no search needs more than about
+   2^dinf_limit candidates;
+3. **searches** every resulting block with SP-PFR (or PFR for a pfr model), keyed by the
+   item's own seed, with the block's place among the item's blocks as counter field;
+4. **writes** its symbols: the halving flags (one frequency table per depth), then for each
+   block the bin k_d of every dimension with J_d > 1 (uniform over J_d: exact bits) and the
+   index n within the bin, as the octave b of n + 1 = 2^b + r under the block's table and
+   r uniform over 2^b.
+
+Item i of a batch coded with seed S uses the seed
+``int.from_bytes(SHA-256(b"reccodec/item-seed/v1" + S (8 bytes LE) + i (8 bytes LE))[:8], "little")``:
+every item has its own candidates, any item decodes alone, and the bytes do not depend on
+how many threads run the search.
+"""
+
+import functools
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .blocks import BlockLayout, halve_blocks, halving_leaves
+from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients
+from .errors import InputError
+from .philox_numpy import candidate_normals
+from .record_coder import cumulative_table
+from .seed import split_seed
+
+__all__ = ["ITEM_SEED_DOMAIN", "CodedItem", "item_seed", "check_items", "encode_items", "write_item",
+           "read_item", "item_samples", "NARROW_STEPS"]
+
+ITEM_SEED_DOMAIN = b"reccodec/item-seed/v1"
+NARROW_STEPS = (0.999, 0.998, 0.995, 0.99, 0.98, 0.95, 0.9, 0.8, 0.7, 0.5, 0.3)
+DEFAULT_MAX_STEPS = 2**31
+_LN2 = math.log(2.0)
+
+
+def item_seed(seed, index):
+    """The seed of item ``index`` of a batch coded with ``seed`` (see the module docstring)."""
+    split_seed(seed)
+    if not 0 <= int(index) < 2**64:
+        raise InputError(f"item index {index} is out of range")
+    digest = hashlib.sha256(ITEM_SEED_DOMAIN + int(seed).to_bytes(8, "little") + int(index).to_bytes(8, "little"))
+    return int.from_bytes(digest.digest()[:8], "little")
+
+
+@dataclass
+class CodedItem:
+    """One item's choice and figures.
+
+    Attributes:
+        lengths, depths, parents (np.ndarray): its blocks after halving (``halving_leaves``).
+        flags, flag_depths (np.ndarray): the halving flags in preorder, with their depths.
+        bins (np.ndarray): int64 k_d of every dimension (0 where J_d = 1).
+        indices (np.ndarray): int64 index of the chosen candidate of each block.
+        steps (np.ndarray): candidates drawn per block.
+        narrowed (int): dimensions narrowed; tv_bound (float): the TV bound of that.
+        kl_bits (float): KL(Q||P) to the user's prior; coding_kl_bits: KL(Q||P_c).
+    """
+
+    lengths: np.ndarray
+    depths: np.ndarray
+    parents: np.ndarray
+    flags: np.ndarray
+    flag_depths: np.ndarray
+    bins: np.ndarray
+    indices: np.ndarray
+    steps: np.ndarray
+    narrowed: int
+    tv_bound: float
+    kl_bits: float
+    coding_kl_bits: float
+
+
+def check_items(model, mean, std):
+    """Two float64 arrays [items, dims] after checking them against the model's shape.
+
+    Args:
+        model (CodecModel): the model.
+        mean, std (array_like): [items, *model.shape] (or one item of model.shape); anything
+            ``np.asarray`` takes, such as float32 arrays or CPU torch tensors.
+    Raises:
+        InputError: another shape, NaN or infinite values, std <= 0.
+    """
+    mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+    shape = model.shape
+    if mean.shape != std.shape:
+        raise InputError(f"mean has shape {mean.shape} but std has shape {std.shape}")
+    if mean.shape == shape:
+        mean, std = mean[None], std[None]
+    if mean.ndim != len(shape) + 1 or mean.shape[1:] != shape:
+        raise InputError(f"items must have shape (N, {', '.join(map(str, shape))}) for this model, got {mean.shape}")
+    if mean.shape[0] == 0:
+        raise InputError("there are no items")
+    flat_mean, flat_std = mean.reshape(mean.shape[0], -1), std.reshape(std.shape[0], -1)
+    for name, values in (("mean", flat_mean), ("std", flat_std)):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            item, dim = np.argwhere(bad)[0]
+            raise InputError(f"item {item}: {name} of dimension {dim} is not finite")
+    if (flat_std <= 0).any():
+        item, dim = np.argwhere(flat_std <= 0)[0]
+        raise InputError(f"item {item}: std of dimension {dim} is {flat_std[item, dim]:g}; it must be > 0")
+    return flat_mean, flat_std
+
+
+def _excess_bits(mean, std, m, s):
+    """D_inf - KL in bits of N(mean, std^2) against N(m, s^2), elementwise (inf where unbounded)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta2 = (mean - m) ** 2
+        gap = s**2 - std**2
+        excess = delta2 / 2 * (1 / gap - 1 / s**2) - std**2 / (2 * s**2) + 0.5
+        excess = np.where(gap > 0, excess, np.where((gap == 0) & (delta2 == 0), 0.0, np.inf))
+    return excess / _LN2
+
+
+def _tv_same_mean(wide, narrow):
+    """Total variation between N(0, wide^2) and N(0, narrow^2), narrow < wide."""
+    t = math.sqrt(2 * wide**2 * narrow**2 * math.log(wide / narrow) / (wide**2 - narrow**2))
+    return math.erf(t / (narrow * math.sqrt(2))) - math.erf(t / (wide * math.sqrt(2)))
+
+
+def narrow_stds(model, mean, std, strict=False):
+    """Stds with every too-wide dimension narrowed (see the module docstring).
+
+    Args:
+        model (CodecModel): the model.
+        mean, std (np.ndarray): float64 [items, dims].
+        strict (bool): refuse instead of narrowing.
+    Returns:
+        (std, narrowed, tv_bound): the new stds, the count of narrowed dimensions per item
+        (int64) and the TV bound per item (float64).
+    Raises:
+        InputError: with ``strict``, naming the first item and dimension that would need it.
+    """
+    m, s, slack = model.coding_mean, model.coding_std, model.narrow_slack
+    needs = _excess_bits(mean, std, m, s) > slack
+    narrowed = needs.sum(axis=1).astype(np.int64)
+    tv = np.zeros(mean.shape[0])
+    if not needs.any():
+        return std, narrowed, tv
+    if strict:
+        item, dim = np.argwhere(needs)[0]
+        raise InputError(
+            f"item {item}, dimension {dim}: target std {std[item, dim]:g} (mean {mean[item, dim]:g}) is too wide "
+            f"for exact coding against the model's coding std {s[dim]:g}; without --strict it is coded with a "
+            "slightly narrowed std and reported as approximate")
+    out = std.copy()
+    for item, dim in np.argwhere(needs):
+        wide, cap = std[item, dim], s[dim]
+        for g in NARROW_STEPS:
+            candidate = min(wide, g * cap)
+            if _excess_bits(mean[item, dim], candidate, m[dim], cap) <= slack:
+                break
+        out[item, dim] = candidate
+        if candidate < wide:
+            tv[item] += _tv_same_mean(wide, candidate)
+    return out, narrowed, np.minimum(tv, 1.0)
+
+
+@functools.lru_cache(maxsize=16)
+def _tables(model):
+    """Cumulative frequency tables of the model: (index tables, halving tables)."""
+    return ([cumulative_table(row) for row in model.index_freqs],
+            [cumulative_table(row) for row in model.halving_freqs])
+
+
+def _index_table(model, parent, depth):
+    nb = model.num_blocks
+    if depth == 0:
+        return parent
+    return nb + min(int(depth), model.index_freqs.shape[0] - nb) - 1
+
+
+def _strides(nbins, starts, lengths):
+    strides = np.ones(nbins.shape[0], dtype=np.int64)
+    for s, n in zip(starts.tolist(), lengths.tolist()):
+        strides[s:s + n] = np.concatenate(([1], np.cumprod(nbins[s:s + n - 1])))
+    return strides
+
+
+def _block_dinf(model, target, coding):
+    """Per flat dimension, its share of a block's D_inf(Q||P') in bits, and the search tables."""
+    if model.algorithm == "pfr":
+        a, b, c, lrmax = log_ratio_coefficients(target, coding)
+        return lrmax / _LN2, (a, b, c, lrmax)
+    from .partition import encoder_tables
+
+    nbins = np.tile(model.nbins, target.size // model.num_dims)
+    tables = encoder_tables(target, coding, nbins)
+    return tables[-1] / _LN2, tables + (nbins,)
+
+
+def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_STEPS):
+    """Search every item of a batch; return one ``CodedItem`` each.
+
+    Args:
+        model (CodecModel): the model.
+        mean, std (np.ndarray): float64 [items, dims] from ``check_items``.
+        seeds (list of int): each item's seed (``item_seed``).
+        strict (bool): refuse an item that needs narrowing.
+        max_steps (int): cap on candidates per block.
+    Raises:
+        InputError: an item that needs narrowing with ``strict``, or a block past max_steps.
+    """
+    count, dims = mean.shape
+    kl = kl_bits(DiagonalGaussian(mean, std), DiagonalGaussian(np.broadcast_to(model.prior_mean, mean.shape),
+                                                              np.broadcast_to(model.prior_std, mean.shape)))
+    narrowed_std, narrowed, tv = narrow_stds(model, mean, std, strict)
+    target = DiagonalGaussian(mean.ravel(), narrowed_std.ravel())
+    coding = DiagonalGaussian(np.tile(model.coding_mean, count), np.tile(model.coding_std, count))
+    coding_kl = kl_bits(target, coding).reshape(count, dims).sum(axis=1)
+    dinf, tables = _block_dinf(model, target, coding)
+    dinf = dinf.reshape(count, dims)
+    layout = BlockLayout(model.block_lengths)
+    plans = []
+    for i in range(count):
+        leaves, flags, flag_depths = halve_blocks(layout, lambda blocks: blocks.block_sums(dinf[i]),
+                                                  model.dinf_limit)
+        replay = iter(flags.tolist())
+        lengths, depths, parents = halving_leaves(layout, lambda depth: next(replay))
+        plans.append((lengths, depths, parents, flags, flag_depths))
+    per_item = np.array([len(p[0]) for p in plans])
+    lengths = np.concatenate([p[0] for p in plans])
+    item_of = np.repeat(np.arange(count), per_item)
+    block_ids = np.concatenate([np.arange(n) for n in per_item]).astype(np.int64)
+    starts = (np.concatenate([np.cumsum(p[0]) - p[0] for p in plans]) + dims * item_of).astype(np.int64)
+    keys = np.array([split_seed(seeds[i]) for i in range(count)], dtype=np.uint64)
+    k0s, k1s = keys[item_of, 0].copy(), keys[item_of, 1].copy()
+    bins = np.zeros(count * dims, dtype=np.int64)
+    if model.algorithm == "pfr":
+        from .kernels.parallel import search_keyed_blocks
+
+        a, b, c, lrmax = tables
+        indices, steps = search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps))
+    else:
+        from .kernels.partition import sp_search_keyed_blocks
+
+        a, b, c, tstart, offset, cum, lrmax_p, nbins = tables
+        strides = _strides(nbins, starts, lengths)
+        indices, steps = sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides,
+                                                tstart, offset, cum, lrmax_p, int(max_steps), bins)
+    if (indices < 0).any():
+        j = int(np.argmax(indices < 0))
+        raise InputError(f"item {item_of[j]}: block {block_ids[j]} ran past {max_steps} candidates")
+    bounds = np.concatenate(([0], np.cumsum(per_item)))
+    bins = bins.reshape(count, dims)
+    return [CodedItem(*plans[i], bins=bins[i], indices=indices[bounds[i]:bounds[i + 1]],
+                      steps=steps[bounds[i]:bounds[i + 1]], narrowed=int(narrowed[i]), tv_bound=float(tv[i]),
+                      kl_bits=float(kl[i].sum()), coding_kl_bits=float(coding_kl[i]))
+            for i in range(count)]
+
+
+def write_item(writer, model, item):
+    """Put one item's symbols into a ``RecordWriter``."""
+    index_tables, halving_tables = _tables(model)
+    levels = len(halving_tables)
+    for flag, depth in zip(item.flags.tolist(), item.flag_depths.tolist()):
+        writer.categorical(flag, halving_tables[min(depth, levels - 1)])
+    start = 0
+    for length, depth, parent, n in zip(item.lengths.tolist(), item.depths.tolist(), item.parents.tolist(),
+                                        item.indices.tolist()):
+        for d in range(start, start + length):
+            writer.uniform(item.bins[d], model.nbins[d])
+        octave = (n + 1).bit_length() - 1
+        writer.categorical(octave, index_tables[_index_table(model, parent, depth)])
+        writer.uniform(n + 1 - (1 << octave), 1 << octave)
+        start += length
+
+
+def read_item(reader, model):
+    """One item's (lengths, bins, indices) from a ``RecordReader``."""
+    index_tables, halving_tables = _tables(model)
+    levels = len(halving_tables)
+    lengths, depths, parents = halving_leaves(
+        BlockLayout(model.block_lengths), lambda depth: reader.categorical(halving_tables[min(depth, levels - 1)]))
+    bins = np.zeros(model.num_dims, dtype=np.int64)
+    indices = np.empty(lengths.shape[0], dtype=np.int64)
+    start = 0
+    nbins = model.nbins.tolist()
+    for i, (length, depth, parent) in enumerate(zip(lengths.tolist(), depths.tolist(), parents.tolist())):
+        for d in range(start, start + length):
+            bins[d] = reader.uniform(nbins[d])
+        octave = reader.categorical(index_tables[_index_table(model, parent, depth)])
+        indices[i] = (1 << octave) - 1 + reader.uniform(1 << octave)
+        start += length
+    return lengths, bins, indices
+
+
+def item_samples(model, seed, lengths, bins, indices):
+    """The sample an item's choice names, flat float64: the decoder's output and the encoder's.
+
+    Args:
+        model (CodecModel): the model.
+        seed (int): the item's seed.
+        lengths (np.ndarray): its blocks after halving.
+        bins, indices (np.ndarray): its bins and per-block indices.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    block_ids = np.arange(lengths.shape[0], dtype=np.int64)
+    if model.algorithm == "pfr":
+        z = candidate_normals(seed, block_ids, lengths, indices)
+        return model.coding_mean + model.coding_std * z
+    from .kernels.partition import sp_candidate_values
+
+    k0, k1 = split_seed(seed)
+    starts = (np.cumsum(lengths) - lengths).astype(np.int64)
+    out = np.empty(model.num_dims)
+    sp_candidate_values(k0, k1, block_ids, starts, lengths, model.nbins, _strides(model.nbins, starts, lengths),
+                        np.asarray(bins, dtype=np.int64), np.asarray(indices, dtype=np.int64), model.coding_mean,
+                        model.coding_std, out)
+    return out
