@@ -33,6 +33,15 @@ def _fail(message, code=1):
     sys.exit(code)
 
 
+def _closed_stdout():
+    """The reader of stdout went away (``reccodec info F | head``): stop quietly, as cat does."""
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
+    os._exit(141)  # 128 + SIGPIPE, without flushing into the closed pipe
+
+
 def friendly_errors(command):
     """Turn library and file errors into one line on stderr and exit status 1."""
 
@@ -42,6 +51,8 @@ def friendly_errors(command):
             return command(*args, **kwargs)
         except (RecCodecError, CliError) as e:
             _fail(str(e))
+        except BrokenPipeError:
+            _closed_stdout()
         except OSError as e:
             where = f" {e.filename}" if e.filename else ""
             _fail(f"cannot access{where}: {e.strerror or e}")
@@ -398,6 +409,38 @@ def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_p
     _report(rows, bench_lib.STEPS_COLUMNS, json_path, csv_path)
     if plot_path:
         bench_lib.plot_steps(rows, plot_path)
+
+
+@bench.command("rate")
+@click.option("--schemes", default="model sp-pfr,model pfr,file pfr,file sp-pfr,file hybrid,uq,fixed16",
+              show_default=True, help="Rows: model ALG, file ALG, uq (at the first model row's PSNR), fixed16.")
+@click.option("--items", type=click.IntRange(min=1), help="Use only the first N test items.")
+@click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of every coder.")
+@click.option("--block-bits", type=click.FloatRange(0.5, 4096), help="Model rows: mean KL per block.")
+@click.option("--dinf-limit", type=click.FloatRange(1, 30), help="Model rows: halve blocks past this D_inf.")
+@click.option("--no-per-item-files", is_flag=True, help="File rows: skip coding each item as its own file.")
+@click.option("--detection", is_flag=True, help="Instead: how often framed records with a wrong seed, a wrong "
+              "model or a flipped bit are refused.")
+@click.option("--json", "json_path", metavar="F", help="Write the rows as JSON.")
+@click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
+@friendly_errors
+def bench_rate(schemes, items, seed, block_bits, dinf_limit, no_per_item_files, detection, json_path, csv_path):
+    """Bits per image against KL on the digits VAE: codec models, files and baselines.
+
+    \b
+    Example:
+      reccodec bench rate --schemes "model sp-pfr,uq,fixed16"
+    """
+    from rec_codec import bench_rate as lib
+
+    if detection:
+        _report(lib.record_detection(seed=seed), lib.DETECTION_COLUMNS, json_path, csv_path)
+        return
+    options = {k: v for k, v in (("block_bits", block_bits), ("dinf_limit", dinf_limit)) if v is not None}
+    rows = lib.rate([s.strip() for s in schemes.split(",") if s.strip()], seed=seed, items=items,
+                    per_item_files=not no_per_item_files, progress=lambda row: click.echo(f"  {row['scheme']} done",
+                                                                                         err=True), **options)
+    _report(rows, lib.RATE_COLUMNS, json_path, csv_path)
 
 
 from reccodec_cli.partition_commands import register as _register_partition  # noqa: E402

@@ -6,9 +6,9 @@ record of a few bytes (``rec_codec.items``, ``rec_codec.batch``). It carries:
 
 - the latent shape and the user's prior P (mean, std), against which KL is reported;
 - the coding distribution P_c that candidates are drawn from: by default a Gaussian per
-  dimension fitted to the training posteriors (mean of the means; the standard deviation
-  of the aggregate posterior, widened by ``WIDEN`` and kept above every training std), so
-  that posteriors a little wider than P still have a finite D_inf;
+  dimension fitted to the training posteriors (the mean of the means, and the larger of
+  the aggregate posterior's std and every training std, times 1.1), so that posteriors a
+  little wider than P still have a finite D_inf;
 - the algorithm ("sp-pfr" or "pfr"), the block layout (from the per-dimension MI profile
   of the training items), the bins J_d of every dimension, the D_inf limit past which a
   block is halved, and the slack past which a dimension is narrowed (``items``);
