@@ -19,11 +19,11 @@ def register(cli, bench, friendly_errors, check_output, write_output):
         """Per-dimension MI in bits (mean KL over TRAIN.npz, with a leading batch axis)."""
         from rec_codec.partition import mi_profile_from_batch
 
-        check_output(output, force)
+        check_output(output, force, (train, prior_path))
         batch = load_gaussian(train)
         prior = load_gaussian(prior_path) if prior_path else None
         profile = mi_profile_from_batch(batch, prior)
-        write_output(output, npy_bytes(profile))
+        write_output(output, npy_bytes(profile), force)
         if not quiet:
             click.echo(f"MI profile of {batch.shape[0]} targets: {float(profile.sum()):.1f} bits over "
                        f"{profile.size} dimensions", err=True)
