@@ -153,8 +153,8 @@ def cli():
               "steps) [default: 20].")
 @click.option("--model", "model_path", metavar="MODEL.rcm",
               help="A codec model (reccodec train): items [N, ...] become one container, one item a compact record.")
-@click.option("--strict", is_flag=True, help="--model: refuse an item too wide to code exactly instead of "
-              "narrowing it (approximate).")
+@click.option("--strict", is_flag=True, help="pfr, sp-pfr and --model: refuse a dimension too wide to code "
+              "exactly instead of narrowing it (then approximate).")
 @click.option("--chunk-items", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ITEMS, show_default=True,
               help="--model: items per chunk of a container (random access reads one chunk).")
 @click.option("--sample-out", metavar="CHOSEN.npy", help="Also write the encoder's sample.")
@@ -180,8 +180,10 @@ def encode(ctx, target, output, seed, algorithm, prior_path, alpha, eps, hybrid_
         raise CliError("--json prints to stdout, which -o - already fills with the bitstream; write the "
                        "bitstream to a file or drop --json")
     inputs = (target, prior_path, None if index_model == "zipf" else index_model, mi_profile_path, model_path)
-    if model_path is None and (strict or ctx.get_parameter_source("chunk_items") == click.core.ParameterSource.COMMANDLINE):
-        raise click.UsageError("--strict and --chunk-items apply with --model only")
+    if model_path is None and ctx.get_parameter_source("chunk_items") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("--chunk-items applies with --model only")
+    if strict and model_path is None and algorithm not in codec.NARROWED_ALGORITHMS:
+        raise click.UsageError(f"--strict applies to {' and '.join(codec.NARROWED_ALGORITHMS)} and --model only")
     if model_path is not None:
         model_commands.refuse_fixed_options(ctx, "encode")
     options = _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf_limit)
@@ -209,7 +211,7 @@ def encode(ctx, target, output, seed, algorithm, prior_path, alpha, eps, hybrid_
         result = codec.encode(q, seed, prior=prior, algorithm=algorithm, block_bits=block_bits,
                               block_dims=block_dims, orc_candidates=orc_candidates, index_model=model,
                               max_steps=max_steps, progress=_progress(quiet, "encoding"),
-                              mi_profile=_load_mi_profile(mi_profile_path), **options)
+                              mi_profile=_load_mi_profile(mi_profile_path), strict=strict, **options)
     write_output(output, result.data, force)
     try:
         if sample_out is not None:

@@ -7,6 +7,7 @@ and the index model, decodes layout and indices, and regenerates the chosen cand
 from the shared PRNG, bit for bit the encoder's sample.
 """
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -15,9 +16,10 @@ import numpy as np
 
 from . import container
 from .blocks import BlockLayout, layout_by_budget, layout_fixed
-from .distributions import dinf_bits, kl_bits, log_ratio_coefficients, standard_normal_like
+from .distributions import DiagonalGaussian, dinf_bits, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter, zipf_lambda, zipf_octave_probabilities
 from .errors import FormatError, InputError, MismatchError
+from .narrowing import narrow_stds
 from .philox_numpy import candidate_normals
 from .seed import split_seed
 
@@ -41,6 +43,8 @@ ALGORITHMS = ("pfr", "orc", "sp-pfr", "sp-orc")
 SP_ALGORITHMS = ("sp-pfr", "sp-orc")
 # Algorithms that live in their own module; encode and decode hand them over.
 OTHER_ALGORITHMS = ("hybrid",)
+# Exact algorithms whose search needs a finite D_inf: they narrow too-wide dimensions.
+NARROWED_ALGORITHMS = ("pfr", "sp-pfr")
 DEFAULT_BLOCK_BITS = 16.0
 DEFAULT_MAX_STEPS = 2**31
 # A block closes before its D_inf passes the KL budget by this much: PFR's steps grow as
@@ -153,11 +157,13 @@ def plan_blocks(target, prior, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, b
         block_dinf = layout.block_sums(dinf)
         worst = int(np.argmax(block_dinf))
         if block_dinf[worst] > math.log2(max_steps) - 1:
-            start = int(layout.starts[worst])
+            start, length = int(layout.starts[worst]), int(layout.lengths[worst])
+            advice = ("use --algorithm sp-pfr (its bins take most of the D_inf) or --algorithm orc" if length == 1
+                      else "use smaller blocks (--block-bits), --algorithm sp-pfr or --algorithm orc")
             raise InputError(
-                f"block {worst} (dimensions {start}..{start + int(layout.lengths[worst]) - 1}) has D_inf "
+                f"block {worst} (dimensions {start}..{start + length - 1}) has D_inf "
                 f"{block_dinf[worst]:.1f} bits: PFR would need about 2^{block_dinf[worst]:.0f} candidates, "
-                f"more than --max-steps {max_steps}; use smaller blocks or --algorithm orc")
+                f"more than --max-steps {max_steps}; {advice}")
     return layout, kl, dinf
 
 
@@ -210,8 +216,8 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
                 progress(hi, nb)
     if (indices < 0).any():
         i = int(np.argmax(indices < 0))
-        raise InputError(f"block {i} ran past --max-steps {max_steps} candidates; "
-                         "use smaller blocks or --algorithm orc")
+        raise InputError(f"block {i} ran past --max-steps {max_steps} candidates; use a larger --max-steps, "
+                         "--algorithm sp-pfr or --algorithm orc")
     return indices, steps
 
 
@@ -250,7 +256,7 @@ def _layout_information_bits(lengths, mean, std):
 
 def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, block_dims=None,
            orc_candidates=None, index_model=None, max_steps=DEFAULT_MAX_STEPS, progress=None, mi_profile=None,
-           **options):
+           strict=False, **options):
     """Encode one sample of the target into a reccodec file.
 
     Args:
@@ -268,11 +274,36 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
             of "sp-pfr" (``dinf_limit``; see ``partition.encode_partitioned``).
         mi_profile (array_like or None): per-dimension MI in bits for sp-pfr and sp-orc
             (see ``rec_codec.partition``).
+        strict (bool): pfr and sp-pfr narrow a dimension too wide for exact coding
+            (``rec_codec.narrowing``; the file is then marked approximate and the summary
+            gives ``narrowed_dims`` and ``tv_bound``); with strict=True they refuse it.
     Returns:
         EncodeResult.
     Raises:
         InputError: invalid target, prior, seed or options.
     """
+    if algorithm not in NARROWED_ALGORITHMS:
+        return _encode(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates, index_model,
+                       max_steps, progress, mi_profile, **options)
+    prior = _resolve_prior(target, prior)
+    std, narrowed, tv = narrow_stds(target.mean.reshape(1, -1), target.std.reshape(1, -1), prior.mean.ravel(),
+                                    prior.std.ravel(), strict=strict,
+                                    dim_name=lambda i: _dimension_name(target.shape, i))
+    coded = DiagonalGaussian(target.mean, std.reshape(target.shape)) if narrowed[0] else target
+    result = _encode(coded, seed, prior, algorithm, block_bits, block_dims, orc_candidates, index_model, max_steps,
+                     progress, mi_profile, **options)
+    if narrowed[0]:
+        header, words = container.unpack(result.data)
+        result.data = container.pack(dataclasses.replace(header, approximate=True), words)
+        result.approximate = True
+        result.kl_bits = float(kl_bits(target, prior).sum())
+        result.extra.update(narrowed_dims=int(narrowed[0]), tv_bound=float(f"{tv[0]:.3g}"))
+    return result
+
+
+def _encode(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates, index_model, max_steps,
+            progress, mi_profile, **options):
+    """``encode`` of a target that needs no narrowing."""
     if mi_profile is not None and algorithm not in SP_ALGORITHMS:
         raise InputError("--mi-profile applies to sp-pfr and sp-orc only")
     if algorithm == "hybrid":

@@ -3,12 +3,9 @@
 An item is one target of the model's shape. The encoder, for every item:
 
 1. **narrows** each dimension whose posterior is too wide for the coding distribution
-   P_c: where D_inf(q_d||p_c,d) is infinite (std >= P_c's) or passes the dimension's KL by
-   more than the model's ``narrow_slack`` bits, the std is lowered to the largest of
-   g * std_c (g = 0.999, 0.998, 0.995, ... 0.3) that brings the excess within the slack.
-   The sample then follows the narrowed target, within ``tv_bound`` (the sum over
-   narrowed dimensions of the total variation between the two Gaussians) of the real
-   one, and the item is reported as approximate; ``strict=True`` refuses instead.
+   P_c (``narrowing``: D_inf(q_d||p_c,d) infinite or more than the model's
+   ``narrow_slack`` bits over the dimension's KL); the item is then approximate, within
+   the reported total variation, and ``strict=True`` refuses it instead.
 2. **halves** every block of the model whose D_inf(Q||P') passes the model's
    ``dinf_limit`` (``blocks.halve_blocks``), so that no search needs more than about
    2^dinf_limit candidates;
@@ -32,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import narrowing
 from .blocks import BlockLayout, halve_blocks, halving_leaves
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients
 from .errors import InputError
@@ -39,11 +37,10 @@ from .philox_numpy import candidate_normals
 from .record_coder import cumulative_table
 from .seed import split_seed
 
-__all__ = ["ITEM_SEED_DOMAIN", "CodedItem", "item_seed", "check_items", "encode_items", "write_item",
-           "read_item", "item_samples", "NARROW_STEPS"]
+__all__ = ["ITEM_SEED_DOMAIN", "CodedItem", "item_seed", "check_items", "narrow_stds", "encode_items",
+           "write_item", "read_item", "item_samples"]
 
 ITEM_SEED_DOMAIN = b"reccodec/item-seed/v1"
-NARROW_STEPS = (0.999, 0.998, 0.995, 0.99, 0.98, 0.95, 0.9, 0.8, 0.7, 0.5, 0.3)
 DEFAULT_MAX_STEPS = 2**31
 _LN2 = math.log(2.0)
 
@@ -117,58 +114,11 @@ def check_items(model, mean, std):
     return flat_mean, flat_std
 
 
-def _excess_bits(mean, std, m, s):
-    """D_inf - KL in bits of N(mean, std^2) against N(m, s^2), elementwise (inf where unbounded)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        delta2 = (mean - m) ** 2
-        gap = s**2 - std**2
-        excess = delta2 / 2 * (1 / gap - 1 / s**2) - std**2 / (2 * s**2) + 0.5
-        excess = np.where(gap > 0, excess, np.where((gap == 0) & (delta2 == 0), 0.0, np.inf))
-    return excess / _LN2
-
-
-def _tv_same_mean(wide, narrow):
-    """Total variation between N(0, wide^2) and N(0, narrow^2), narrow < wide."""
-    t = math.sqrt(2 * wide**2 * narrow**2 * math.log(wide / narrow) / (wide**2 - narrow**2))
-    return math.erf(t / (narrow * math.sqrt(2))) - math.erf(t / (wide * math.sqrt(2)))
-
-
 def narrow_stds(model, mean, std, strict=False):
-    """Stds with every too-wide dimension narrowed (see the module docstring).
-
-    Args:
-        model (CodecModel): the model.
-        mean, std (np.ndarray): float64 [items, dims].
-        strict (bool): refuse instead of narrowing.
-    Returns:
-        (std, narrowed, tv_bound): the new stds, the count of narrowed dimensions per item
-        (int64) and the TV bound per item (float64).
-    Raises:
-        InputError: with ``strict``, naming the first item and dimension that would need it.
-    """
-    m, s, slack = model.coding_mean, model.coding_std, model.narrow_slack
-    needs = _excess_bits(mean, std, m, s) > slack
-    narrowed = needs.sum(axis=1).astype(np.int64)
-    tv = np.zeros(mean.shape[0])
-    if not needs.any():
-        return std, narrowed, tv
-    if strict:
-        item, dim = np.argwhere(needs)[0]
-        raise InputError(
-            f"item {item}, dimension {dim}: target std {std[item, dim]:g} (mean {mean[item, dim]:g}) is too wide "
-            f"for exact coding against the model's coding std {s[dim]:g}; without --strict it is coded with a "
-            "slightly narrowed std and reported as approximate")
-    out = std.copy()
-    for item, dim in np.argwhere(needs):
-        wide, cap = std[item, dim], s[dim]
-        for g in NARROW_STEPS:
-            candidate = min(wide, g * cap)
-            if _excess_bits(mean[item, dim], candidate, m[dim], cap) <= slack:
-                break
-        out[item, dim] = candidate
-        if candidate < wide:
-            tv[item] += _tv_same_mean(wide, candidate)
-    return out, narrowed, np.minimum(tv, 1.0)
+    """``narrowing.narrow_stds`` against the model's coding distribution and slack, with
+    errors that name the item."""
+    return narrowing.narrow_stds(mean, std, model.coding_mean, model.coding_std, model.narrow_slack, strict,
+                                 against="the model's coding std")
 
 
 @functools.lru_cache(maxsize=16)

@@ -9,6 +9,7 @@ from .codec import DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS, default_orc_candidates
 from .distributions import DiagonalGaussian, standard_normal_like
 from .entropy import EmpiricalIndexModel, zipf_lambda
 from .errors import InputError
+from .narrowing import DEFAULT_SLACK_BITS
 
 __all__ = ["fit_index_model", "train_model", "DEFAULT_MODEL_BLOCK_BITS", "DEFAULT_MODEL_DINF_LIMIT"]
 
@@ -65,7 +66,6 @@ def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT
 
 DEFAULT_MODEL_BLOCK_BITS = 64.0
 DEFAULT_MODEL_DINF_LIMIT = 18.0
-DEFAULT_NARROW_SLACK = 8.0
 # The coding std is the aggregate posterior's, and at least each training std, times this.
 # Measured on the digits VAE: 1.1 costs 0.28 bits of KL per item and gives the fewest bits
 # (1.0 on the aggregate: more halved blocks; 1.2-1.5: more KL), and it keeps posteriors a
@@ -150,7 +150,7 @@ def _record_bits(model, coded):
 
 def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", block_bits=DEFAULT_MODEL_BLOCK_BITS,
                 dinf_limit=DEFAULT_MODEL_DINF_LIMIT, margin_bits=None, fit_coding_prior=True,
-                narrow_slack=DEFAULT_NARROW_SLACK, progress=None):
+                narrow_slack=DEFAULT_SLACK_BITS, progress=None):
     """Make a codec model from training posteriors.
 
     The coding distribution, the MI profile, the block layout (contiguous dimensions grouped

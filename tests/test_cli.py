@@ -418,14 +418,17 @@ def test_encode_refuses_a_target_whose_mean_and_std_differ_in_shape(tmp_path):
     "shape, where, std, name",
     [((6,), 3, 1.5, "dimension 3"), ((6,), 2, 1.0, "dimension 2"), ((2, 3), (1, 0), 1.5, "dimension (1, 0)")],
 )
-def test_pfr_refuses_a_target_wider_than_the_prior_and_names_the_dimension(tmp_path, shape, where, std, name):
+def test_pfr_narrows_a_target_wider_than_the_prior_and_strict_refuses_naming_the_dimension(tmp_path, shape, where,
+                                                                                          std, name):
     mean, stds = random_gaussian(shape)
     mean[where], stds[where] = 0.3, std
     target = write_gaussian(tmp_path / "t.npz", mean, stds)
-    _encode_fails(tmp_path, target, fragments=(name, "--algorithm orc"))
-    # ... and the advice works: ORC codes that target.
-    chosen, decoded, _ = round_trip(tmp_path, target, "--algorithm", "orc")
+    _encode_fails(tmp_path, target, "--strict", fragments=(name, "without --strict"))
+    # ... and the advice works: without --strict the target is coded, approximately
+    chosen, decoded, summary = round_trip(tmp_path, target)
     assert decoded == chosen
+    assert summary["approximate"] and summary["narrowed_dims"] == 1 and 0 < summary["tv_bound"] < 1
+    assert json.loads(ok("info", tmp_path / "rt.rec", "--json").out)["approximate"]
 
 
 def test_encode_refuses_a_missing_target(tmp_path):

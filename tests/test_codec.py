@@ -85,11 +85,21 @@ def test_layout_fixed_covers_every_dimension():
     assert layout_fixed(2, 5).lengths.tolist() == [2]
 
 
-def test_pfr_refuses_a_dimension_with_infinite_dinf_and_names_it():
+def test_strict_pfr_refuses_a_dimension_with_infinite_dinf_and_names_it():
     target = DiagonalGaussian([[0.0, 0.1], [0.2, 0.3]], [[0.5, 0.5], [1.2, 0.5]])
-    with pytest.raises(InputError, match=r"dimension \(1, 0\).*orc"):
-        codec.encode(target, 1)
+    with pytest.raises(InputError, match=r"dimension \(1, 0\).*without --strict"):
+        codec.encode(target, 1, strict=True)
     assert codec.decode(codec.encode(target, 1, algorithm="orc").data, 1).shape == (2, 2)
+
+
+def test_pfr_narrows_a_dimension_with_infinite_dinf_and_marks_the_file_approximate():
+    target = DiagonalGaussian([[0.0, 0.1], [0.2, 0.3]], [[0.5, 0.5], [1.2, 0.5]])
+    result = codec.encode(target, 1)
+    assert result.approximate and result.summary()["narrowed_dims"] == 1
+    assert container.unpack(result.data)[0].approximate
+    assert codec.decode(result.data, 1).tobytes() == result.sample.tobytes()
+    untouched = codec.encode(DiagonalGaussian([[0.0, 0.1], [0.2, 0.3]], [[0.5, 0.5], [0.6, 0.5]]), 1)
+    assert not untouched.approximate and "narrowed_dims" not in untouched.summary()
 
 
 def test_pfr_refuses_blocks_beyond_max_steps():

@@ -214,10 +214,12 @@ def test_decoding_needs_the_encoders_profile():
         codec.encode(target, 1, algorithm="pfr", mi_profile=profile)
 
 
-def test_sp_pfr_refuses_an_unbounded_ratio_and_sp_orc_codes_it():
+def test_strict_sp_pfr_refuses_an_unbounded_ratio_and_sp_orc_codes_it():
     target = DiagonalGaussian(np.array([0.3, 0.1, -0.2]), np.array([0.2, 1.5, 0.3]))
-    with pytest.raises(InputError, match="sp-orc"):
-        codec.encode(target, 1, algorithm="sp-pfr")
+    with pytest.raises(InputError, match="dimension 1.*too wide"):
+        codec.encode(target, 1, algorithm="sp-pfr", strict=True)
+    narrowed = codec.encode(target, 1, algorithm="sp-pfr")
+    assert narrowed.approximate and np.array_equal(codec.decode(narrowed.data, 1), narrowed.sample)
     result = codec.encode(target, 1, algorithm="sp-orc")
     assert np.array_equal(codec.decode(result.data, 1), result.sample)
 
