@@ -62,8 +62,9 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
         index_model (EmpiricalIndexModel or None): index code; default Zipf.
         max_steps (int): PFR's cap on candidates per block.
         progress (callable or None): progress(blocks_done, blocks_total).
-        **options: options of "hybrid" (``eps``, ``search``; see ``hybrid.encode_hybrid``) and
-            of "sp-pfr" (``dinf_limit``; see ``partition.encode_partitioned``).
+        **options: the algorithm's own options (``algorithms.REGISTRY[algorithm].options``):
+            hybrid's ``eps`` and ``search`` (``hybrid.encode_hybrid``), sp-pfr's ``dinf_limit``
+            and ``margin_bits`` (``partition.encode_partitioned``).
         mi_profile (array_like or None): per-dimension MI in bits for sp-pfr and sp-orc
             (see ``rec_codec.partition``).
         strict (bool): pfr and sp-pfr narrow a dimension too wide for exact coding
