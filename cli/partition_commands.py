@@ -16,7 +16,13 @@ def register(cli, bench, friendly_errors, check_output, write_output):
     @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
     @friendly_errors
     def mi_profile_command(train, output, prior_path, force, quiet):
-        """Per-dimension MI in bits (mean KL over TRAIN.npz, with a leading batch axis)."""
+        """Per-dimension MI in bits (mean KL over TRAIN.npz, with a leading batch axis).
+
+        \b
+        Examples:
+          reccodec mi-profile train.npz --prior prior.npz -o profile.npy
+          reccodec encode target.npz --prior prior.npz --seed 7 --algorithm sp-pfr --mi-profile profile.npy
+        """
         from rec_codec.partition import mi_profile_from_batch
 
         check_output(output, force, (train, prior_path))
