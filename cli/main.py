@@ -343,7 +343,7 @@ def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, 
         remove_output(output)
         raise
     if not as_json and not quiet:
-        what = summary.get("algorithm", summary["kind"])
+        what = summary["algorithm"] if "algorithm" in summary else summary["kind"]
         click.echo(f"{summary['elements']} elements {tuple(summary['shape'])} from {summary['bits']} bits ({what}), "
                    f"{summary['seconds']:.3f} s", err=True)
 
@@ -441,13 +441,26 @@ def bench():
     """
 
 
-def _list(text, cast, param, allowed=None, positive=False):
-    """A comma-separated option value as a list; a bad one is a usage error (exit status 2)."""
+def _list(text, cast, param, allowed=None, positive=False, empty=False):
+    """A comma-separated option value as a list; a bad one is a usage error (exit status 2).
+
+    Args:
+        text (str): the option's value.
+        cast (callable): int, float or str.
+        param (str): the option, for the message.
+        allowed (tuple or None): the values allowed.
+        positive (bool): values must be finite and > 0.
+        empty (bool): an empty list is allowed.
+    Returns:
+        list.
+    Raises:
+        click.BadParameter: a value that is not allowed.
+    """
     try:
         values = [cast(x.strip()) for x in str(text).split(",") if x.strip()]
     except ValueError:
         raise click.BadParameter(f"expected a comma-separated list, got {text!r}", param_hint=param) from None
-    if not values:
+    if not values and not empty:
         raise click.BadParameter("expected at least one value", param_hint=param)
     for value in values:
         if allowed is not None and value not in allowed:
@@ -542,7 +555,7 @@ def bench_steps(algorithms, dims, kls, blocks, seed, study, mis, mmd_mis, mmd_bl
     """
     if study == "partition":
         mi_values, mmd_values = _list(mis, float, "--mi", positive=True), _list(mmd_mis, float, "--mmd-mi",
-                                                                                positive=True)
+                                                                                positive=True, empty=True)
         check_report_outputs(json_out, csv_path, plot_path, force)
         from rec_codec import bench_partition
 
