@@ -37,16 +37,25 @@ def target(tmp_path):
     return write_gaussian(tmp_path / "x.npz", *random_gaussian(6))
 
 
-@pytest.fixture
-def wz_files(tmp_path):
-    """x.npy, y.npy (y = x + n) and a designed nsq model.json."""
+@pytest.fixture(scope="module")
+def wz_designed(tmp_path_factory):
+    """x.npy, y.npy (y = x + n) and a designed nsq model.json, made once."""
+    folder = tmp_path_factory.mktemp("wz")
     rng = np.random.default_rng(3)
     x = rng.normal(0.0, 1.0, 500)
-    np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "y.npy", x + rng.normal(0.0, 0.5 ** 0.5, 500))
-    (tmp_path / "model.json").write_text(json.dumps(
+    np.save(folder / "x.npy", x)
+    np.save(folder / "y.npy", x + rng.normal(0.0, 0.5 ** 0.5, 500))
+    (folder / "model.json").write_text(json.dumps(
         {"scheme": "nsq", "source": {"relation": "y = x + n", "var_x": 1.0, "var_n": 0.5}}))
-    ok("wz", "design", "--model", tmp_path / "model.json", "--rate", "2", "--train-samples", "500", "-q")
+    ok("wz", "design", "--model", folder / "model.json", "--rate", "2", "--train-samples", "500", "-q")
+    return folder
+
+
+@pytest.fixture
+def wz_files(tmp_path, wz_designed):
+    """A copy of ``wz_designed`` in the test's own folder."""
+    for name in ("x.npy", "y.npy", "model.json"):
+        (tmp_path / name).write_bytes((wz_designed / name).read_bytes())
     return tmp_path
 
 
@@ -93,7 +102,7 @@ def test_default_output_of_a_container_is_npy(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     vae = digits_vae.load()
-    np.savez("train.npz", mean=vae.train_mean[:300], std=vae.train_std[:300])
+    np.savez("train.npz", mean=vae.train_mean[:100], std=vae.train_std[:100])
     np.savez("items.npz", mean=vae.test_mean[:4], std=vae.test_std[:4])
     ok("train", "train.npz", "-q", "--margin-bits", "4")  # writes train.rcm
     ok("encode", "items.npz", "--model", "train.rcm", "--seed", SEED, "-o", "items.recs", "-q")
