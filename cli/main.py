@@ -320,6 +320,9 @@ def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, 
             sample = model_commands.decode_with_model(data, model, seed, item)
         summary = {"kind": model_commands.kind(data)}
     else:
+        if model_commands.kind(data) == "batch container":
+            raise CliError(f"{'stdin' if source == '-' else source} is a batch container of a codec model; "
+                           f"decode it with --model MODEL.rcm")
         with naming(source):
             described = container.describe(data)
         algorithm = _refuse_wyner_ziv(source, described)

@@ -106,6 +106,7 @@ def test_default_output_of_a_container_is_npy(tmp_path, monkeypatch):
     np.savez("items.npz", mean=vae.test_mean[:4], std=vae.test_std[:4])
     ok("train", "train.npz", "-q", "--margin-bits", "4")  # writes train.rcm
     ok("encode", "items.npz", "--model", "train.rcm", "--seed", SEED, "-o", "items.recs", "-q")
+    fails(tmp_path, "decode", "items.recs", "--seed", SEED, fragments=("items.recs", "--model"))
     ok("decode", "items.recs", "--model", "train.rcm", "--seed", SEED, "-q")
     assert np.load("items.npy").shape == (4, 24)
 
