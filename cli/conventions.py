@@ -26,7 +26,7 @@ from rec_codec.errors import RecCodecError
 from reccodec_cli.outputs import check_output, write_output
 
 __all__ = ["NamedError", "finite_range", "threads_option", "default_output", "naming", "check_plot",
-           "check_report_outputs", "report_rows", "write_plot", "echo_json"]
+           "json_rows_option", "json_rows_targets", "check_report_outputs", "report_rows", "write_plot", "echo_json"]
 
 
 class NamedError(click.ClickException):
@@ -156,6 +156,30 @@ def check_plot(plot_path, force, inputs=()):
     if plot_path == "-":
         raise click.UsageError("--plot needs a file name, not -")
     check_output(plot_path, force, inputs)
+
+
+def json_rows_option(command):
+    """A bench's ``--json``: one JSON object on stdout; ``--json F`` (the form of before) writes F.
+
+    ``--json`` alone, or followed by another option, prints; a file name after it is kept
+    working as ``--json-out F``, so scripts written for the old form go on writing files.
+    """
+    return click.option("--json", "as_json", is_flag=False, flag_value="-", default=None, metavar="",
+                        help="Print one JSON object {\"rows\": [...]} on stdout instead of the table "
+                             "(--json F, the older form, is --json-out F).")(command)
+
+
+def json_rows_targets(as_json, json_out):
+    """Resolve ``--json [F]`` and ``--json-out F``: (print on stdout?, the JSON file or None).
+
+    Raises:
+        click.UsageError: ``--json F`` together with ``--json-out``.
+    """
+    if as_json in (None, "-"):
+        return as_json == "-", json_out
+    if json_out:
+        raise click.UsageError("give the JSON file once: --json-out F (--json F is its older form)")
+    return False, as_json
 
 
 def check_report_outputs(json_out, csv_path, plot_path, force):

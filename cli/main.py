@@ -22,7 +22,8 @@ from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
 from rec_codec.training import fit_index_model
 from reccodec_cli import model_commands
 from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, finite_range, naming,
-                                      report_rows, threads_option, write_plot)
+                                      json_rows_option, json_rows_targets, report_rows, threads_option,
+                                      write_plot)
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
 SEED = click.IntRange(0, 2**64 - 1)
@@ -490,8 +491,7 @@ def report_options(plot=False):
 
     def decorate(command):
         options = [
-            click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"rows\": [...]} on stdout "
-                         "instead of the table."),
+            json_rows_option,
             click.option("--json-out", metavar="F", help="Also write the rows to F as JSON."),
             click.option("--csv", "csv_path", metavar="F", help="Also write the rows to F as CSV."),
             click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
@@ -523,6 +523,7 @@ def bench_throughput(dims, dinf, blocks, threads, as_json, json_out, csv_path, f
       reccodec bench throughput
       reccodec bench throughput --dims 1 --threads 2 --json
     """
+    as_json, json_out = json_rows_targets(as_json, json_out)
     dims = _list(dims, int, "--dims", positive=True)
     check_report_outputs(json_out, csv_path, None, force)
     bench_lib = _bench_lib()
@@ -556,6 +557,7 @@ def bench_steps(algorithms, dims, kls, blocks, seed, study, mis, mmd_mis, mmd_bl
       reccodec bench steps --algorithm pfr,hybrid --dims 5 --kl 4,8 --blocks 50 --json
       reccodec bench steps --study partition --json-out study.json --csv study.csv
     """
+    as_json, json_out = json_rows_targets(as_json, json_out)
     if study == "partition":
         mi_values, mmd_values = _list(mis, float, "--mi", positive=True), _list(mmd_mis, float, "--mmd-mi",
                                                                                 positive=True, empty=True)
@@ -602,6 +604,7 @@ def bench_rate(schemes, items, seed, block_bits, dinf_limit, no_per_item_files, 
     """
     from rec_codec import bench_rate as lib
 
+    as_json, json_out = json_rows_targets(as_json, json_out)
     check_report_outputs(json_out, csv_path, None, force)
     if detection:
         _report(lib.record_detection(seed=seed), lib.DETECTION_COLUMNS, as_json, json_out, csv_path, force)

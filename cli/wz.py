@@ -16,8 +16,8 @@ import numpy as np
 from rec_codec import container
 from rec_codec.errors import RecCodecError
 from rec_codec.io import npy_bytes
-from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, naming, report_rows,
-                                      threads_option, write_plot)
+from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, json_rows_option,
+                                      json_rows_targets, naming, report_rows, threads_option, write_plot)
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
 
@@ -230,8 +230,7 @@ def _list(text, cast, param):
 @click.option("--samples", type=click.IntRange(min=100), default=10000, show_default=True,
               help="Samples coded per row.")
 @click.option("--seed", type=SEED, default=1, show_default=True, help="Shared seed of the codec.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"rows\": [...]} on stdout instead "
-              "of the table.")
+@json_rows_option
 @click.option("--json-out", metavar="F", help="Also write the rows to F as JSON.")
 @click.option("--csv", "csv_path", metavar="F", help="Also write the rows to F as CSV.")
 @click.option("--plot", "plot_path", metavar="F.png", help="Plot MSE against rate (needs matplotlib).")
@@ -248,6 +247,7 @@ def bench_wz(sources, schemes, rates, samples, seed, as_json, json_out, csv_path
       reccodec bench wz --json-out wz.json --plot wz.png
       reccodec bench wz --sources y=x+n:0.5 --schemes nsq --rates 1,2 --samples 1000 --json
     """
+    as_json, json_out = json_rows_targets(as_json, json_out)
     source_list, scheme_list = _list(sources, str, "--sources"), _list(schemes, str, "--schemes")
     rate_list = _list(rates, float, "--rates")
     if any(not 0 < r <= 16 for r in rate_list):

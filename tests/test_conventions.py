@@ -163,6 +163,16 @@ def test_bench_json_prints_one_object_and_json_out_writes_the_rows(tmp_path):
     assert len(json.loads(out.read_text())) == 1
 
 
+def test_bench_json_with_a_file_name_still_writes_that_file(tmp_path):
+    out = tmp_path / "old.json"
+    result = ok("bench", "steps", "--algorithm", "pfr", "--kl", "2", "--blocks", "5", "--json", out)
+    assert len(json.loads(out.read_text())) == 1 and b"mean_steps" in result.out  # the table, as before
+    fails(tmp_path, "bench", "steps", "--algorithm", "pfr", "--kl", "2", "--blocks", "5", "--json", out,
+          fragments=("old.json", "-f"))
+    fails(tmp_path, "bench", "steps", "--json", out, "--json-out", tmp_path / "new.json", fragments=("once",),
+          code=2)
+
+
 def test_bench_wz_json_is_one_object_on_stdout(tmp_path):
     result = ok("bench", "wz", "--sources", "y=x+n:0.5", "--schemes", "nsq", "--rates", "1", "--samples", "200",
                 "--json")
