@@ -408,11 +408,12 @@ def info(source, as_json):
 @click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=codec.DEFAULT_MAX_STEPS, show_default=True,
               help="PFR's cap on candidates per block, as encode's.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary line.")
 @threads_option
 @friendly_errors
 def fit_index_model_command(train, output, seed, algorithm, prior_path, block_bits, block_dims, orc_candidates,
-                            max_steps, force, quiet):
+                            max_steps, as_json, force, quiet):
     """Fit an index model on TRAIN.npz (mean, std with a leading batch axis).
 
     \b
@@ -427,8 +428,17 @@ def fit_index_model_command(train, output, seed, algorithm, prior_path, block_bi
                             block_dims=block_dims, orc_candidates=orc_candidates, max_steps=max_steps,
                             progress=_progress(quiet, "fitting"))
     write_output(output, model.to_bytes(), force)
-    if not quiet:
-        click.echo(f"fitted on {model.training_indices} block indices from {batch.shape[0]} targets", err=True)
+    summary = {"training_indices": int(model.training_indices), "targets": int(batch.shape[0]),
+               "bytes": len(model.to_bytes())}
+    if as_json:
+        try:
+            _echo_json(summary)
+        except BaseException:
+            remove_output(output)
+            raise
+    elif not quiet:
+        click.echo(f"fitted on {summary['training_indices']} block indices from {summary['targets']} targets",
+                   err=True)
 
 
 @cli.group()

@@ -194,6 +194,22 @@ def test_decode_json_describes_what_was_decoded_and_quiet_silences_it(tmp_path, 
     fails(tmp_path, "decode", rec, "--seed", SEED, "-o", "-", "--json", fragments=("--json",), code=2)
 
 
+def test_every_json_option_prints_one_object_on_one_line(tmp_path, target):
+    train = write_gaussian(tmp_path / "train.npz", *random_gaussian((4, 6), seed=2))
+    rec = tmp_path / "x.rec"
+    outputs = [
+        ok("encode", target, "--seed", SEED, "-o", rec, "--json"),
+        ok("decode", rec, "--seed", SEED, "-o", tmp_path / "x.npy", "--json"),
+        ok("info", rec, "--json"),
+        ok("mi-profile", train, "-o", tmp_path / "p.npy", "--json"),
+        ok("fit-index-model", train, "--seed", SEED, "-o", tmp_path / "m.npz", "--json"),
+    ]
+    for result in outputs:
+        assert result.out.count(b"\n") == 1 and isinstance(json.loads(result.out), dict), result.out
+        assert result.err == ""
+    assert json.loads(outputs[3].out)["dims"] == 6 and json.loads(outputs[4].out)["targets"] == 4
+
+
 def test_wz_decode_json_and_quiet(wz_files):
     t = wz_files
     ok("wz", "encode", t / "x.npy", "--model", t / "model.json", "--seed", SEED, "-o", t / "x.rec", "-q")
