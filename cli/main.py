@@ -6,9 +6,10 @@ stderr and exit 1 (2 for a usage error); results for scripts go to stdout as JSO
 """
 
 import functools
-import json
+import math
 import os
 import sys
+import time
 
 import click
 
@@ -20,9 +21,15 @@ from rec_codec.interrupts import Interrupted
 from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
 from rec_codec.training import fit_index_model
 from reccodec_cli import model_commands
+from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, finite_range, naming,
+                                      json_rows_option, json_rows_targets, report_rows, threads_option,
+                                      write_plot)
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
 SEED = click.IntRange(0, 2**64 - 1)
+MAX_BLOCK_BITS = 4096  # KL budget per block: far past what any search can reach
+MAX_STEPS = 2**62  # candidates per block
+MAX_ORC_CANDIDATES = 2**40
 
 
 class CliError(Exception):
@@ -84,7 +91,8 @@ def _load_target(path, name):
 def _load_index_model(value):
     if value is None or value == "zipf":
         return None
-    return EmpiricalIndexModel.load(value)
+    with naming(value):
+        return EmpiricalIndexModel.load(value)
 
 
 def _load_mi_profile(path):
@@ -92,7 +100,8 @@ def _load_mi_profile(path):
         return None
     from rec_codec.partition import load_mi_profile
 
-    return load_mi_profile(path)
+    with naming(path):
+        return load_mi_profile(path)
 
 
 def _progress(quiet, label):
@@ -109,14 +118,14 @@ _OPTION_OWNER = {"--alpha": "uq", "--eps": "hybrid", "--hybrid-search": "hybrid"
 
 
 def _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf_limit=None):
-    """The options that belong to one algorithm; refuse the ones that do not apply."""
+    """The options that belong to one algorithm; refuse the ones that do not apply (usage errors)."""
     given = {"--alpha": alpha, "--eps": eps, "--hybrid-search": hybrid_search, "--sp-dinf-limit": sp_dinf_limit}
     for name, value in given.items():
         if value is not None and _OPTION_OWNER[name] != algorithm:
-            raise CliError(f"{name} applies to --algorithm {_OPTION_OWNER[name]} only")
+            raise click.UsageError(f"{name} applies to --algorithm {_OPTION_OWNER[name]} only")
     if algorithm == "uq":
         if prior_path:
-            raise CliError("--algorithm uq reads the prior of y from VALUES.npz itself; drop --prior")
+            raise click.UsageError("--algorithm uq reads the prior of y from VALUES.npz itself; drop --prior")
         return {"alpha": alpha}
     if algorithm == "hybrid":
         return {k: v for k, v in (("eps", eps), ("search", hybrid_search)) if v is not None}
@@ -125,37 +134,46 @@ def _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf
     return {}
 
 
-def _echo_json(obj):
-    click.echo(json.dumps(obj, sort_keys=False))
+_echo_json = echo_json
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="reccodec")
 def cli():
-    """Relative entropy coding: send a sample of a Gaussian target with about KL bits."""
+    """Relative entropy coding: send a sample of a Gaussian target with about KL bits.
+
+    \b
+    Examples:
+      reccodec encode target.npz --seed 7            # writes target.rec
+      reccodec decode target.rec --seed 7            # writes target.npy
+      reccodec info target.rec
+      reccodec COMMAND --help
+    """
 
 
 @cli.command()
 @click.argument("target", metavar="TARGET.npz")
-@click.option("-o", "--output", required=True, metavar="OUT.rec", help="Output file, - for stdout.")
+@click.option("-o", "--output", metavar="OUT.rec", help="Output file, - for stdout [default: TARGET with .rec].")
 @click.option("--seed", type=SEED, required=True, help="Shared seed in [0, 2^64); not stored in the file.")
 @click.option("--algorithm", type=click.Choice(codec.ALGORITHMS + ("uq",)), default="pfr",
               show_default=True, help="pfr is exact; orc uses a fixed number of candidates and is approximate; "
               "hybrid searches a window of width 1 (eps-approximate); uq quantizes VALUES.npz (y and its prior).")
 @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="Prior mean and std (default N(0,1)).")
-@click.option("--alpha", type=float, help="uq: soft rounding sharpness (> 0); decode returns the MSE reconstruction.")
-@click.option("--eps", type=float, help="hybrid: tail mass cut from each block's target, in (0, 1) [default: 0.001].")
+@click.option("--alpha", type=finite_range(0, min_open=True),
+              help="uq: soft rounding sharpness (> 0); decode returns the MSE reconstruction.")
+@click.option("--eps", type=finite_range(0, 1, min_open=True, max_open=True),
+              help="hybrid: tail mass cut from each block's target, in (0, 1) [default: 0.001].")
 @click.option("--hybrid-search", type=click.Choice(("pfr", "orc")), help="hybrid: selection rule [default: pfr].")
-@click.option("--block-bits", type=float, default=codec.DEFAULT_BLOCK_BITS, show_default=True,
-              help="KL budget per block; contiguous dimensions are grouped by KL.")
+@click.option("--block-bits", type=finite_range(0, MAX_BLOCK_BITS, min_open=True), default=codec.DEFAULT_BLOCK_BITS,
+              show_default=True, help="KL budget per block; contiguous dimensions are grouped by KL.")
 @click.option("--block-dims", type=click.IntRange(min=1), help="Fixed dimensions per block instead.")
-@click.option("--orc-candidates", type=click.IntRange(min=1), help="ORC's N (default 2^(budget+2)).")
+@click.option("--orc-candidates", type=click.IntRange(1, MAX_ORC_CANDIDATES), help="ORC's N (default 2^(budget+2)).")
 @click.option("--index-model", metavar="zipf|MODEL.npz", help="Index code: zipf (default) or a fitted model.")
-@click.option("--max-steps", type=click.IntRange(min=1), default=codec.DEFAULT_MAX_STEPS, show_default=True,
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=codec.DEFAULT_MAX_STEPS, show_default=True,
               help="PFR's cap on candidates per block.")
 @click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy",
               help="sp-pfr/sp-orc: per-dimension MI in bits, held by both sides.")
-@click.option("--sp-dinf-limit", type=click.FloatRange(min=0, min_open=True), metavar="BITS",
+@click.option("--sp-dinf-limit", type=finite_range(0, min_open=True), metavar="BITS",
               help="sp-pfr: halve blocks whose D_inf(Q||P') passes BITS (SP-PFR takes about 2^D_inf "
               "steps) [default: 20].")
 @click.option("--model", "model_path", metavar="MODEL.rcm",
@@ -165,9 +183,10 @@ def cli():
 @click.option("--chunk-items", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ITEMS, show_default=True,
               help="--model: items per chunk of a container (random access reads one chunk).")
 @click.option("--sample-out", metavar="CHOSEN.npy", help="Also write the encoder's sample.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures on stdout.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress line.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary line.")
+@threads_option
 @click.pass_context
 @friendly_errors
 def encode(ctx, target, output, seed, algorithm, prior_path, alpha, eps, hybrid_search, block_bits, block_dims,
@@ -180,34 +199,37 @@ def encode(ctx, target, output, seed, algorithm, prior_path, alpha, eps, hybrid_
 
     \b
     Examples:
-      reccodec encode target.npz --seed 7 -o latent.rec
+      reccodec encode target.npz --seed 7                  # writes target.rec
+      reccodec encode target.npz --seed 7 -o latent.rec --json
       reccodec encode test.npz --model digits.rcm --seed 7 -o test.recs
     """
+    output = default_output(output, target, ".rec")
     if as_json and output == "-":
-        raise CliError("--json prints to stdout, which -o - already fills with the bitstream; write the "
-                       "bitstream to a file or drop --json")
+        raise click.UsageError("--json prints to stdout, which -o - already fills with the bitstream; write the "
+                               "bitstream to a file or drop --json")
     inputs = (target, prior_path, None if index_model == "zipf" else index_model, mi_profile_path, model_path)
     if model_path is None and ctx.get_parameter_source("chunk_items") == click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--chunk-items applies with --model only")
     if strict and model_path is None and algorithm not in codec.NARROWED_ALGORITHMS:
         raise click.UsageError(f"--strict applies to {' and '.join(codec.NARROWED_ALGORITHMS)} and --model only")
+    if mi_profile_path is not None and model_path is None and algorithm not in codec.SP_ALGORITHMS:
+        raise click.UsageError("--mi-profile applies to --algorithm sp-pfr and sp-orc only")
     if model_path is not None:
         model_commands.refuse_fixed_options(ctx, "encode")
     options = _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf_limit)
-    check_output(output, force, inputs)
     if sample_out is not None:
         if sample_out == "-":
-            raise CliError("--sample-out needs a file name, not -")
+            raise click.UsageError("--sample-out needs a file name, not -")
         if os.path.abspath(sample_out) == os.path.abspath(output):
-            raise CliError("--sample-out and -o name the same file")
+            raise click.UsageError("--sample-out and -o name the same file")
+    check_output(output, force, inputs)
+    if sample_out is not None:
         check_output(sample_out, force, inputs)
     if model_path is not None:
         model_commands.encode_with_model(target, output, seed, model_path, strict, chunk_items, max_steps, sample_out,
                                          as_json, force, quiet, lambda path: _load_target(path, None), _echo_json)
         return
     if algorithm == "uq":
-        if mi_profile_path is not None:
-            raise CliError("--mi-profile applies to sp-pfr and sp-orc only")
         y, uq_prior = (uq.load_uq_values_bytes(_read_stdin(), "stdin") if target == "-"
                        else uq.load_uq_values(target))
         result = uq.encode_uq(y, uq_prior, seed, **options)
@@ -241,19 +263,33 @@ def encode(ctx, target, output, seed, algorithm, prior_path, alpha, eps, hybrid_
                    f"{summary['seconds']:.3f} s", err=True)
 
 
+def _refuse_wyner_ziv(source, described):
+    """``reccodec decode`` of a Wyner-Ziv file: point at ``reccodec wz decode``; else its algorithm."""
+    algorithm = described["algorithm"]
+    if str(algorithm).startswith("wz-"):
+        name = "stdin" if source == "-" else source
+        raise CliError(f"{name} is a Wyner-Ziv file ({algorithm}); decode it with reccodec wz decode "
+                       f"{source} --side-info Y.npy --model MODEL.json --seed SEED")
+    return algorithm
+
+
 @cli.command()
 @click.argument("source", metavar="IN.rec")
-@click.option("-o", "--output", required=True, metavar="SAMPLE.npy", help="Output .npy, - for stdout.")
+@click.option("-o", "--output", metavar="SAMPLE.npy",
+              help="Output .npy, - for stdout [default: IN with .npy; stdout for stdin].")
 @click.option("--seed", type=SEED, required=True, help="The encoder's seed.")
 @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="The encoder's prior (default N(0,1)).")
 @click.option("--index-model", metavar="zipf|MODEL.npz", help="The encoder's index model, if not Zipf.")
 @click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy", help="The encoder's MI profile, if any.")
 @click.option("--model", "model_path", metavar="MODEL.rcm", help="The encoder's codec model, if any.")
 @click.option("--item", type=click.IntRange(min=0), help="--model: decode this item alone (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was decoded.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 @click.pass_context
 @friendly_errors
-def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, model_path, item, force):
+def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, model_path, item, as_json, force,
+           quiet):
     """Decode IN.rec into the encoder's sample (float64, the target's shape).
 
     With --model, a container decodes to [N, ...] (or one item with --item) and a record to
@@ -261,47 +297,89 @@ def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, 
 
     \b
     Examples:
-      reccodec decode latent.rec --seed 7 -o sample.npy
+      reccodec decode latent.rec --seed 7                  # writes latent.npy
+      reccodec decode latent.rec --seed 7 -o sample.npy --json
       reccodec decode test.recs --model digits.rcm --seed 7 --item 17 -o z17.npy
     """
-    check_output(output, force, (source, prior_path, None if index_model == "zipf" else index_model,
-                                 mi_profile_path, model_path))
+    started = time.perf_counter()
+    output = default_output(output, source, ".npy")
+    if as_json and output == "-":
+        raise click.UsageError("--json prints to stdout, which -o - already fills with the sample; write the "
+                               "sample to a file or drop --json")
     if model_path is not None:
         model_commands.refuse_fixed_options(ctx, "decode")
-        sample = model_commands.decode_with_model(_read_input(source), model_path, seed, item)
-        write_output(output, npy_bytes(sample), force)
-        return
-    if item is not None:
+    elif item is not None:
         raise click.UsageError("--item applies with --model only")
+    check_output(output, force, (source, prior_path, None if index_model == "zipf" else index_model,
+                                 mi_profile_path, model_path))
+    model = model_commands.read_model(model_path) if model_path is not None else None
+    index = _load_index_model(index_model)
+    profile = _load_mi_profile(mi_profile_path)
     data = _read_input(source)
-    if container.describe(data)["algorithm"] == "uq":
-        sample = uq.decode_uq(data, seed, uq.load_uq_prior(prior_path) if prior_path else None)
+    if model is not None:
+        with naming(source):
+            sample = model_commands.decode_with_model(data, model, seed, item)
+        summary = {"kind": model_commands.kind(data)}
     else:
-        prior = load_gaussian(prior_path) if prior_path else None
-        sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model),
-                              mi_profile=_load_mi_profile(mi_profile_path))
+        if model_commands.kind(data) == "batch container":
+            raise CliError(f"{'stdin' if source == '-' else source} is a batch container of a codec model; "
+                           f"decode it with --model MODEL.rcm")
+        with naming(source):
+            described = container.describe(data)
+        algorithm = _refuse_wyner_ziv(source, described)
+        if algorithm == "uq":
+            prior = uq.load_uq_prior(prior_path) if prior_path else None
+            with naming(source):
+                sample = uq.decode_uq(data, seed, prior)
+        else:
+            prior = load_gaussian(prior_path) if prior_path else None
+            with naming(source):
+                sample = codec.decode(data, seed, prior=prior, index_model=index, mi_profile=profile)
+        summary = {"algorithm": algorithm, "approximate": bool(described.get("approximate"))}
     write_output(output, npy_bytes(sample), force)
+    summary = {**summary, "input": "stdin" if source == "-" else source, "output": output, "bits": 8 * len(data),
+               "shape": list(sample.shape), "elements": int(sample.size), "dtype": str(sample.dtype),
+               "seconds": round(time.perf_counter() - started, 6)}
+    try:
+        if as_json:
+            _echo_json(summary)
+    except BaseException:
+        remove_output(output)
+        raise
+    if not as_json and not quiet:
+        what = summary["algorithm"] if "algorithm" in summary else summary["kind"]
+        click.echo(f"{summary['elements']} elements {tuple(summary['shape'])} from {summary['bits']} bits ({what}), "
+                   f"{summary['seconds']:.3f} s", err=True)
 
 
 @cli.command()
 @click.argument("source", metavar="IN.rec")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @friendly_errors
 def info(source, as_json):
     """Print the header of IN.rec, with header and payload bits apart (also of a codec model,
-    a batch container or a record)."""
+    a batch container or a record).
+
+    \b
+    Examples:
+      reccodec info latent.rec
+      reccodec info latent.rec --json
+      reccodec info digits.rcm
+    """
     data = _read_input(source)
-    described = model_commands.describe(data)
-    if described is not None:
-        if as_json:
-            _echo_json(described)
+    with naming(source):
+        described = model_commands.describe(data)
+        if described is None:
+            described = container.describe(data)
+            note = True
         else:
-            for key, value in described.items():
-                click.echo(f"{key}: {value}")
-        return
-    described = container.describe(data)
+            note = False
     if as_json:
         _echo_json(described)
+        return
+    if not note:
+        for key, value in described.items():
+            click.echo(f"{key}: {value}")
         return
     for key, value in described.items():
         if key == "params":
@@ -318,20 +396,31 @@ def info(source, as_json):
 
 @cli.command("fit-index-model")
 @click.argument("train", metavar="TRAIN.npz")
-@click.option("-o", "--output", required=True, metavar="MODEL.npz")
+@click.option("-o", "--output", required=True, metavar="MODEL.npz", help="The index model to write.")
 @click.option("--seed", type=SEED, required=True, help="Seed for the training searches.")
-@click.option("--algorithm", type=click.Choice(block_rec.ALGORITHMS), default="pfr", show_default=True)
-@click.option("--prior", "prior_path", metavar="PRIOR.npz")
-@click.option("--block-bits", type=float, default=codec.DEFAULT_BLOCK_BITS, show_default=True)
-@click.option("--block-dims", type=click.IntRange(min=1))
-@click.option("--orc-candidates", type=click.IntRange(min=1))
-@click.option("--max-steps", type=click.IntRange(min=1), default=codec.DEFAULT_MAX_STEPS, show_default=True)
-@click.option("-f", "--force", is_flag=True)
-@click.option("-q", "--quiet", is_flag=True)
+@click.option("--algorithm", type=click.Choice(block_rec.ALGORITHMS), default="pfr", show_default=True,
+              help="The algorithm the model will code (as encode's --algorithm).")
+@click.option("--prior", "prior_path", metavar="PRIOR.npz", help="Prior mean and std (default N(0,1)).")
+@click.option("--block-bits", type=finite_range(0, MAX_BLOCK_BITS, min_open=True), default=codec.DEFAULT_BLOCK_BITS,
+              show_default=True, help="KL budget per block, as encode's.")
+@click.option("--block-dims", type=click.IntRange(min=1), help="Fixed dimensions per block instead, as encode's.")
+@click.option("--orc-candidates", type=click.IntRange(1, MAX_ORC_CANDIDATES), help="ORC's N, as encode's.")
+@click.option("--max-steps", type=click.IntRange(1, MAX_STEPS), default=codec.DEFAULT_MAX_STEPS, show_default=True,
+              help="PFR's cap on candidates per block, as encode's.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary line.")
+@threads_option
 @friendly_errors
 def fit_index_model_command(train, output, seed, algorithm, prior_path, block_bits, block_dims, orc_candidates,
-                            max_steps, force, quiet):
-    """Fit an index model on TRAIN.npz (mean, std with a leading batch axis)."""
+                            max_steps, as_json, force, quiet):
+    """Fit an index model on TRAIN.npz (mean, std with a leading batch axis).
+
+    \b
+    Examples:
+      reccodec fit-index-model train.npz --prior prior.npz --seed 1 -o model.npz
+      reccodec encode target.npz --prior prior.npz --seed 7 --index-model model.npz
+    """
     check_output(output, force, (train, prior_path))
     batch = load_gaussian(train)
     prior = load_gaussian(prior_path) if prior_path else None
@@ -339,20 +428,60 @@ def fit_index_model_command(train, output, seed, algorithm, prior_path, block_bi
                             block_dims=block_dims, orc_candidates=orc_candidates, max_steps=max_steps,
                             progress=_progress(quiet, "fitting"))
     write_output(output, model.to_bytes(), force)
-    if not quiet:
-        click.echo(f"fitted on {model.training_indices} block indices from {batch.shape[0]} targets", err=True)
+    summary = {"training_indices": int(model.training_indices), "targets": int(batch.shape[0]),
+               "bytes": len(model.to_bytes())}
+    if as_json:
+        try:
+            _echo_json(summary)
+        except BaseException:
+            remove_output(output)
+            raise
+    elif not quiet:
+        click.echo(f"fitted on {summary['training_indices']} block indices from {summary['targets']} targets",
+                   err=True)
 
 
 @cli.group()
 def bench():
-    """Measure steps, bits and time against KL."""
+    """Measure steps, bits and time against KL.
+
+    Each bench prints a table on stdout, or one JSON object {"rows": [...]} with --json;
+    --json-out F and --csv F write the rows to files (-f to overwrite them).
+
+    \b
+    Examples:
+      reccodec bench throughput
+      reccodec bench steps --algorithm pfr,orc --dims 1 --json-out steps.json --plot steps.png
+    """
 
 
-def _list(text, cast):
+def _list(text, cast, param, allowed=None, positive=False, empty=False):
+    """A comma-separated option value as a list; a bad one is a usage error (exit status 2).
+
+    Args:
+        text (str): the option's value.
+        cast (callable): int, float or str.
+        param (str): the option, for the message.
+        allowed (tuple or None): the values allowed.
+        positive (bool): values must be finite and > 0.
+        empty (bool): an empty list is allowed.
+    Returns:
+        list.
+    Raises:
+        click.BadParameter: a value that is not allowed.
+    """
     try:
-        return [cast(x) for x in str(text).split(",") if x.strip()]
+        values = [cast(x.strip()) for x in str(text).split(",") if x.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected a comma-separated list, got {text!r}") from None
+        raise click.BadParameter(f"expected a comma-separated list, got {text!r}", param_hint=param) from None
+    if not values and not empty:
+        raise click.BadParameter("expected at least one value", param_hint=param)
+    for value in values:
+        if allowed is not None and value not in allowed:
+            raise click.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=param)
+        if positive and not (math.isfinite(value) and value > 0):
+            raise click.BadParameter(f"{value!r} is not a finite number > 0", param_hint=param)
+    return values
 
 
 def _bench_lib():
@@ -361,63 +490,104 @@ def _bench_lib():
     return bench_lib
 
 
-def _report(rows, columns, json_path, csv_path):
+def _report(rows, columns, as_json, json_out, csv_path, force):
     bench_lib = _bench_lib()
-    click.echo(bench_lib.format_table(rows, columns))
-    if json_path:
-        container.atomic_write(json_path, (json.dumps(rows, indent=1) + "\n").encode())
-    if csv_path:
-        container.atomic_write(csv_path, bench_lib.format_csv(rows, columns).encode())
+    report_rows(rows, bench_lib.format_table(rows, columns), lambda: bench_lib.format_csv(rows, columns), as_json,
+                json_out, csv_path, force)
+
+
+def report_options(plot=False):
+    """The options every bench shares: --json, --json-out, --csv, -f (and --plot)."""
+
+    def decorate(command):
+        options = [
+            json_rows_option,
+            click.option("--json-out", metavar="F", help="Also write the rows to F as JSON."),
+            click.option("--csv", "csv_path", metavar="F", help="Also write the rows to F as CSV."),
+            click.option("-f", "--force", is_flag=True, help="Overwrite existing output files."),
+        ]
+        if plot:
+            options.insert(3, click.option("--plot", "plot_path", metavar="F.png",
+                                           help="Also plot the rows to F.png (needs matplotlib)."))
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 @bench.command("throughput")
 @click.option("--dims", default="1,5", show_default=True, help="Dimensions of the targets, comma-separated.")
-@click.option("--dinf", type=float, default=20.0, show_default=True, help="D_inf of the targets in bits.")
-@click.option("--blocks", type=click.IntRange(min=1), default=6, show_default=True)
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--json", "json_path", metavar="F", help="Write the rows as JSON.")
-@click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
+@click.option("--dinf", type=finite_range(1, 40), default=20.0, show_default=True,
+              help="D_inf of the targets in bits.")
+@click.option("--blocks", type=click.IntRange(min=1), default=6, show_default=True, help="Blocks per measurement.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads of the numba row (the measurement itself).")
+@report_options()
 @friendly_errors
-def bench_throughput(dims, dinf, blocks, threads, json_path, csv_path):
-    """Candidates per second: numba PFR kernel against the numpy reference, in one run."""
+def bench_throughput(dims, dinf, blocks, threads, as_json, json_out, csv_path, force):
+    """Candidates per second: numba PFR kernel against the numpy reference, in one run.
+
+    \b
+    Examples:
+      reccodec bench throughput
+      reccodec bench throughput --dims 1 --threads 2 --json
+    """
+    as_json, json_out = json_rows_targets(as_json, json_out)
+    dims = _list(dims, int, "--dims", positive=True)
+    check_report_outputs(json_out, csv_path, None, force)
     bench_lib = _bench_lib()
-    rows = bench_lib.throughput(_list(dims, int), dinf_bits=dinf, blocks=blocks, threads=threads)
-    _report(rows, bench_lib.THROUGHPUT_COLUMNS, json_path, csv_path)
+    rows = bench_lib.throughput(dims, dinf_bits=dinf, blocks=blocks, threads=threads)
+    _report(rows, bench_lib.THROUGHPUT_COLUMNS, as_json, json_out, csv_path, force)
 
 
 @bench.command("steps")
-@click.option("--algorithm", "algorithms", default="pfr,orc", show_default=True)
-@click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--algorithm", "algorithms", default="pfr,orc", show_default=True,
+              help="Algorithms, comma-separated: pfr, orc, hybrid, sp-pfr, sp-orc.")
+@click.option("--dims", type=click.IntRange(min=1), default=1, show_default=True, help="Dimensions per block.")
 @click.option("--kl", "kls", default="2,4,6,8,10,12", show_default=True, help="Target KL values in bits.")
 @click.option("--blocks", type=click.IntRange(min=1), default=200, show_default=True, help="Targets per KL.")
-@click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--json", "json_path", metavar="F")
-@click.option("--csv", "csv_path", metavar="F")
-@click.option("--plot", "plot_path", metavar="F.png", help="Plot steps against KL (needs matplotlib).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of every coder.")
 @click.option("--study", type=click.Choice(["core", "partition"]), default="core", show_default=True,
               help="partition: the 5-D PFR vs SP-PFR/ORC vs SP-ORC study (options below).")
 @click.option("--mi", "mis", default="2,4,6,8,10,12,14,16", show_default=True, help="partition: MI values in bits.")
 @click.option("--mmd-mi", "mmd_mis", default="4,8,12", show_default=True, help="partition: MI values of the MMD part.")
 @click.option("--mmd-blocks", type=click.IntRange(min=10), default=1000, show_default=True,
               help="partition: samples per MMD measurement.")
+@report_options(plot=True)
+@threads_option
 @friendly_errors
-def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_path, study, mis, mmd_mis,
-                mmd_blocks):
-    """Steps, bits and time against KL and D_inf for each algorithm."""
+def bench_steps(algorithms, dims, kls, blocks, seed, study, mis, mmd_mis, mmd_blocks, as_json, json_out, csv_path,
+                plot_path, force):
+    """Steps, bits and time against KL and D_inf for each algorithm.
+
+    \b
+    Examples:
+      reccodec bench steps --algorithm pfr,orc --dims 1 --plot steps.png
+      reccodec bench steps --algorithm pfr,hybrid --dims 5 --kl 4,8 --blocks 50 --json
+      reccodec bench steps --study partition --json-out study.json --csv study.csv
+    """
+    as_json, json_out = json_rows_targets(as_json, json_out)
     if study == "partition":
+        mi_values, mmd_values = _list(mis, float, "--mi", positive=True), _list(mmd_mis, float, "--mmd-mi",
+                                                                                positive=True, empty=True)
+        check_report_outputs(json_out, csv_path, plot_path, force)
         from rec_codec import bench_partition
 
-        rows = bench_partition.partition_study(_list(mis, float), blocks=blocks, seed=seed,
-                                               mmd_mi_values=_list(mmd_mis, float), mmd_blocks=mmd_blocks)
-        _report(rows, bench_partition.STUDY_COLUMNS, json_path, csv_path)
+        rows = bench_partition.partition_study(mi_values, blocks=blocks, seed=seed, mmd_mi_values=mmd_values,
+                                               mmd_blocks=mmd_blocks)
+        _report(rows, bench_partition.STUDY_COLUMNS, as_json, json_out, csv_path, force)
         if plot_path:
-            bench_partition.plot_partition_study(rows, plot_path)
+            write_plot(plot_path, force, lambda path: bench_partition.plot_partition_study(rows, path))
         return
+    names = _list(algorithms, str, "--algorithm", allowed=codec.ALGORITHMS)
+    kl_values = _list(kls, float, "--kl", positive=True)
+    check_report_outputs(json_out, csv_path, plot_path, force)
     bench_lib = _bench_lib()
-    rows = bench_lib.steps(_list(algorithms, str), dims=dims, kl_values=_list(kls, float), blocks=blocks, seed=seed)
-    _report(rows, bench_lib.STEPS_COLUMNS, json_path, csv_path)
+    rows = bench_lib.steps(names, dims=dims, kl_values=kl_values, blocks=blocks, seed=seed)
+    _report(rows, bench_lib.STEPS_COLUMNS, as_json, json_out, csv_path, force)
     if plot_path:
-        bench_lib.plot_steps(rows, plot_path)
+        write_plot(plot_path, force, lambda path: bench_lib.plot_steps(rows, path))
 
 
 @bench.command("rate")
@@ -425,31 +595,35 @@ def bench_steps(algorithms, dims, kls, blocks, seed, json_path, csv_path, plot_p
               show_default=True, help="Rows: model ALG, file ALG, uq (at the first model row's PSNR), fixed16.")
 @click.option("--items", type=click.IntRange(min=1), help="Use only the first N test items.")
 @click.option("--seed", type=SEED, default=1, show_default=True, help="Seed of every coder.")
-@click.option("--block-bits", type=click.FloatRange(0.5, 4096), help="Model rows: mean KL per block.")
-@click.option("--dinf-limit", type=click.FloatRange(1, 30), help="Model rows: halve blocks past this D_inf.")
+@click.option("--block-bits", type=finite_range(0.5, 4096), help="Model rows: mean KL per block.")
+@click.option("--dinf-limit", type=finite_range(1, 30), help="Model rows: halve blocks past this D_inf.")
 @click.option("--no-per-item-files", is_flag=True, help="File rows: skip coding each item as its own file.")
 @click.option("--detection", is_flag=True, help="Instead: how often framed records with a wrong seed, a wrong "
               "model or a flipped bit are refused.")
-@click.option("--json", "json_path", metavar="F", help="Write the rows as JSON.")
-@click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
+@report_options()
+@threads_option
 @friendly_errors
-def bench_rate(schemes, items, seed, block_bits, dinf_limit, no_per_item_files, detection, json_path, csv_path):
+def bench_rate(schemes, items, seed, block_bits, dinf_limit, no_per_item_files, detection, as_json, json_out,
+               csv_path, force):
     """Bits per image against KL on the digits VAE: codec models, files and baselines.
 
     \b
-    Example:
+    Examples:
       reccodec bench rate --schemes "model sp-pfr,uq,fixed16"
+      reccodec bench rate --detection --json-out detection.json
     """
     from rec_codec import bench_rate as lib
 
+    as_json, json_out = json_rows_targets(as_json, json_out)
+    check_report_outputs(json_out, csv_path, None, force)
     if detection:
-        _report(lib.record_detection(seed=seed), lib.DETECTION_COLUMNS, json_path, csv_path)
+        _report(lib.record_detection(seed=seed), lib.DETECTION_COLUMNS, as_json, json_out, csv_path, force)
         return
     options = {k: v for k, v in (("block_bits", block_bits), ("dinf_limit", dinf_limit)) if v is not None}
     rows = lib.rate([s.strip() for s in schemes.split(",") if s.strip()], seed=seed, items=items,
                     per_item_files=not no_per_item_files, progress=lambda row: click.echo(f"  {row['scheme']} done",
                                                                                          err=True), **options)
-    _report(rows, lib.RATE_COLUMNS, json_path, csv_path)
+    _report(rows, lib.RATE_COLUMNS, as_json, json_out, csv_path, force)
 
 
 from reccodec_cli.partition_commands import register as _register_partition  # noqa: E402

@@ -11,6 +11,7 @@ from rec_codec.errors import InputError
 from rec_codec.io import load_gaussian, npy_bytes
 from rec_codec.model import load_model
 from rec_codec.training import DEFAULT_MODEL_BLOCK_BITS, DEFAULT_MODEL_DINF_LIMIT, train_model
+from reccodec_cli.conventions import default_output, threads_option
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
 SEED = click.IntRange(0, 2**64 - 1)
@@ -72,9 +73,19 @@ def _approximate_note(result):
             f"<= {result.tv_bound.max():.2g}")
 
 
-def decode_with_model(data, model_path, seed, item):
-    """``reccodec decode --model``: the sample(s) of a container or a framed record."""
-    model = read_model(model_path)
+def decode_with_model(data, model, seed, item):
+    """``reccodec decode --model``: the sample(s) of a container or a framed record.
+
+    Args:
+        data (bytes): the file.
+        model (CodecModel): the encoder's codec model (``read_model``).
+        seed (int): the encoder's seed.
+        item (int or None): one item of a container, or None for all.
+    Returns:
+        numpy.ndarray: [N, ...] for a container, one item's shape otherwise.
+    Raises:
+        RecCodecError: a file that is not a container or record, or does not decode.
+    """
     if batch.is_container(data):
         if item is None:
             return batch.decode_batch(data, model, seed)
@@ -84,6 +95,11 @@ def decode_with_model(data, model_path, seed, item):
     if data[:4] == container.MAGIC:
         raise InputError("this file was coded without a codec model; drop --model")
     raise InputError("not a reccodec container or record")
+
+
+def kind(data):
+    """What a file coded with a codec model is: ``batch container`` or ``record``."""
+    return "batch container" if batch.is_container(data) else "record"
 
 
 def describe(data):
@@ -103,7 +119,7 @@ def register(cli, friendly_errors, echo_json):
 
     @cli.command("train")
     @click.argument("train", metavar="TRAIN.npz")
-    @click.option("-o", "--output", required=True, metavar="MODEL.rcm", help="The codec model to write.")
+    @click.option("-o", "--output", metavar="MODEL.rcm", help="The codec model to write [default: TRAIN with .rcm].")
     @click.option("--algorithm", type=click.Choice(("sp-pfr", "pfr")), default="sp-pfr", show_default=True,
                   help="sp-pfr searches bins of the model and stays fast on large blocks; pfr has no bins.")
     @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="The prior of the latents (default N(0,1)).")
@@ -119,17 +135,20 @@ def register(cli, friendly_errors, echo_json):
     @click.option("--json", "as_json", is_flag=True, help="Print the model's description as one JSON object.")
     @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
     @click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
+    @threads_option
     @friendly_errors
     def train_command(train, output, algorithm, prior_path, block_bits, dinf_limit, margin_bits, fit_prior, seed,
                       as_json, force, quiet):
         """Make a codec model from training posteriors (mean, std of shape [items, ...]).
 
         \b
-        Example:
+        Examples:
+          reccodec train train.npz                                  # writes train.rcm
           reccodec train train.npz -o digits.rcm
           reccodec encode test.npz --model digits.rcm --seed 7 -o test.recs
           reccodec decode test.recs --model digits.rcm --seed 7 -o z.npy
         """
+        output = default_output(output, train, ".rcm")
         check_output(output, force, (train, prior_path))
         items = load_gaussian(train)
         prior = load_gaussian(prior_path) if prior_path else None

@@ -7,8 +7,8 @@ Library and file errors become click exceptions, which the entry point prints as
 import functools
 import io
 import json
-import os
 import sys
+import time
 
 import click
 import numpy as np
@@ -16,7 +16,9 @@ import numpy as np
 from rec_codec import container
 from rec_codec.errors import RecCodecError
 from rec_codec.io import npy_bytes
-from reccodec_cli.outputs import check_output, write_output
+from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, json_rows_option,
+                                      json_rows_targets, naming, report_rows, threads_option, write_plot)
+from reccodec_cli.outputs import check_output, remove_output, write_output
 
 
 def _wz_lib():
@@ -64,22 +66,37 @@ def _load_npy(path, what):
 
 @click.group()
 def wz():
-    """Wyner-Ziv coding: the decoder holds side information y (nsq or rec binning)."""
+    """Wyner-Ziv coding: the decoder holds side information y (nsq or rec binning).
+
+    \b
+    Examples:
+      reccodec wz design --model model.json --rate 2
+      reccodec wz encode x.npy --model model.json --seed 7                  # writes x.rec
+      reccodec wz decode x.rec --side-info y.npy --model model.json --seed 7 -o xhat.npy
+    """
 
 
 @wz.command("encode")
 @click.argument("samples", metavar="X.npy")
 @click.option("--model", "model_path", required=True, metavar="MODEL.json", help="Source, scheme and parameters.")
-@click.option("-o", "--output", required=True, metavar="OUT.rec", help="Output file, - for stdout.")
+@click.option("-o", "--output", metavar="OUT.rec", help="Output file, - for stdout [default: X with .rec].")
 @click.option("--seed", type=SEED, required=True, help="Shared seed in [0, 2^64); not stored in the file.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures on stdout.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
+@threads_option
 @_errors
 def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
-    """Encode X.npy for a decoder that holds correlated side information."""
+    """Encode X.npy for a decoder that holds correlated side information.
+
+    \b
+    Examples:
+      reccodec wz encode x.npy --model model.json --seed 7                  # writes x.rec
+      reccodec wz encode x.npy --model model.json --seed 7 -o x.rec --json
+    """
+    output = default_output(output, samples, ".rec")
     if as_json and output == "-":
-        raise click.ClickException("--json prints to stdout, which -o - already fills with the bitstream; "
+        raise click.UsageError("--json prints to stdout, which -o - already fills with the bitstream; "
                                    "write the bitstream to a file or drop --json")
     check_output(output, force, (samples, model_path))
     wz_lib = _wz_lib()
@@ -90,7 +107,11 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
     write_output(output, result.data, force)
     summary = {"scheme": model.scheme, **result.summary()}
     if as_json:
-        click.echo(json.dumps(summary))
+        try:
+            echo_json(summary)
+        except BaseException:
+            remove_output(output)
+            raise
     elif not quiet:
         click.echo(f"{summary['bits']} bits ({summary['header_bits']} header + {summary['payload_bits']} payload), "
                    f"{summary['bits_per_sample']} payload bits per sample, {model.scheme}", err=True)
@@ -100,20 +121,48 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
 @click.argument("source", metavar="IN.rec")
 @click.option("--side-info", "side_info", required=True, metavar="Y.npy", help="Side information, X's shape.")
 @click.option("--model", "model_path", required=True, metavar="MODEL.json", help="The encoder's model file.")
-@click.option("-o", "--output", required=True, metavar="XHAT.npy", help="Output .npy, - for stdout.")
+@click.option("-o", "--output", metavar="XHAT.npy",
+              help="Output .npy, - for stdout [default: IN with .npy; stdout for stdin].")
 @click.option("--seed", type=SEED, required=True, help="The encoder's seed.")
 @click.option("--decoder", type=click.Choice(("soft", "hard")), help="Override the model's decoder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was decoded.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary line.")
+@threads_option
 @_errors
-def wz_decode(source, side_info, model_path, output, seed, decoder, force):
-    """Decode IN.rec with side information into an estimate of x (float64)."""
+def wz_decode(source, side_info, model_path, output, seed, decoder, as_json, force, quiet):
+    """Decode IN.rec with side information into an estimate of x (float64).
+
+    \b
+    Examples:
+      reccodec wz decode x.rec --side-info y.npy --model model.json --seed 7 -o xhat.npy
+      reccodec wz decode x.rec --side-info y.npy --model model.json --seed 7 --decoder hard -o xhat.npy
+    """
+    started = time.perf_counter()
+    output = default_output(output, source, ".npy")
+    if as_json and output == "-":
+        raise click.UsageError("--json prints to stdout, which -o - already fills with the estimate; write it "
+                               "to a file or drop --json")
     check_output(output, force, (source, side_info, model_path))
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     data = _read(source)
     y = _load_npy(side_info, "the side information y")
-    xhat = wz_lib.decode(data, y, model, seed, decoder)
+    with naming(source):
+        xhat = wz_lib.decode(data, y, model, seed, decoder)
     write_output(output, npy_bytes(xhat), force)
+    summary = {"scheme": model.scheme, "input": "stdin" if source == "-" else source, "output": output,
+               "bits": 8 * len(data), "shape": list(xhat.shape), "elements": int(xhat.size),
+               "seconds": round(time.perf_counter() - started, 6)}
+    if as_json:
+        try:
+            echo_json(summary)
+        except BaseException:
+            remove_output(output)
+            raise
+    elif not quiet:
+        click.echo(f"{summary['elements']} samples from {summary['bits']} bits ({model.scheme}), "
+                   f"{summary['seconds']:.3f} s", err=True)
 
 
 @wz.command("design")
@@ -126,54 +175,90 @@ def wz_decode(source, side_info, model_path, output, seed, decoder, force):
 @click.option("--budget-bits", type=click.IntRange(2, 22),
               help="rec: at most 2^BITS candidates per joint block (default 14); more can lower the MSE, "
                    "decoding slows in step.")
-@click.option("--json", "as_json", is_flag=True, help="Print the training figures as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the training figures as one JSON object on stdout.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing -o file.")
+@click.option("-q", "--quiet", is_flag=True, help="No summary line.")
+@threads_option
 @_errors
-def wz_design(model_path, rate, output, train_samples, train_seed, dims, budget_bits, as_json):
-    """Pick the scheme's parameters for a target rate on training draws; write MODEL.json."""
+def wz_design(model_path, rate, output, train_samples, train_seed, dims, budget_bits, as_json, force, quiet):
+    """Pick the scheme's parameters for a target rate on training draws; write MODEL.json.
+
+    Without -o, MODEL.json itself is rewritten with the parameters filled in (its purpose);
+    an -o file that exists is replaced only with -f.
+
+    \b
+    Examples:
+      reccodec wz design --model model.json --rate 2
+      reccodec wz design --model model.json --rate 1 -o designed.json --json
+    """
+    if output == "-":
+        raise click.UsageError("-o needs a file name, not -; --json prints the figures to stdout")
+    if output is None:
+        check_output(model_path, True)  # rewritten in place: a regular file (or a link to one)
+    else:
+        check_output(output, force, (model_path,))
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     designed, report = wz_lib.design(model, rate, train_samples, train_seed, dims, budget_bits)
-    container.atomic_write(output or model_path, (json.dumps(designed.to_dict(), indent=2) + "\n").encode())
+    target = output or model_path
+    write_output(target, (json.dumps(designed.to_dict(), indent=2) + "\n").encode(), output is None or force)
     params = designed.params()
     report = {"scheme": designed.scheme, "rate": rate, **report, "params": vars(params)}
     if as_json:
-        click.echo(json.dumps(report))
-    else:
+        echo_json(report)
+    elif not quiet:
         click.echo(f"{designed.scheme}: {vars(params)}; training MSE {report['train_mse']:.4g} "
                    f"at {report['train_bits']:.3f} bits per sample", err=True)
 
 
-def _list(text, cast):
+def _list(text, cast, param):
     try:
-        return [cast(x) for x in str(text).split(",") if x.strip()]
+        values = [cast(x) for x in str(text).split(",") if x.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected a comma-separated list, got {text!r}") from None
+        raise click.BadParameter(f"expected a comma-separated list, got {text!r}", param_hint=param) from None
+    if not values:
+        raise click.BadParameter("expected at least one value", param_hint=param)
+    return values
 
 
 @click.command("wz")
 @click.option("--sources", default="x=y+n,y=x+n,y=x+n:0.5", show_default=True,
               help="Sources: x=y+n (N(0,0.1)), y=x+n (N(0,0.01)), y=x+n:0.5 (N(0,0.5)).")
-@click.option("--schemes", default="nsq,nsq-uniform,rec", show_default=True)
+@click.option("--schemes", default="nsq,nsq-uniform,rec", show_default=True,
+              help="Schemes, comma-separated: nsq, nsq-uniform, rec.")
 @click.option("--rates", default="1,2,3,4,5,6", show_default=True, help="Bits per sample.")
-@click.option("--samples", type=click.IntRange(min=100), default=10000, show_default=True)
+@click.option("--samples", type=click.IntRange(min=100), default=10000, show_default=True,
+              help="Samples coded per row.")
 @click.option("--seed", type=SEED, default=1, show_default=True, help="Shared seed of the codec.")
-@click.option("--json", "json_path", metavar="F", help="Write the rows as JSON.")
-@click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
+@json_rows_option
+@click.option("--json-out", metavar="F", help="Also write the rows to F as JSON.")
+@click.option("--csv", "csv_path", metavar="F", help="Also write the rows to F as CSV.")
 @click.option("--plot", "plot_path", metavar="F.png", help="Plot MSE against rate (needs matplotlib).")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--rec-budget-bits", type=click.IntRange(2, 22),
               help="rec: at most 2^BITS candidates per joint block (wz design --budget-bits; default 14).")
+@threads_option
 @_errors
-def bench_wz(sources, schemes, rates, samples, seed, json_path, csv_path, plot_path, rec_budget_bits):
-    """MSE against rate with side information: nsq and rec binning against D_WZ(R) and D(R)."""
+def bench_wz(sources, schemes, rates, samples, seed, as_json, json_out, csv_path, plot_path, force, rec_budget_bits):
+    """MSE against rate with side information: nsq and rec binning against D_WZ(R) and D(R).
+
+    \b
+    Examples:
+      reccodec bench wz --json-out wz.json --plot wz.png
+      reccodec bench wz --sources y=x+n:0.5 --schemes nsq --rates 1,2 --samples 1000 --json
+    """
+    as_json, json_out = json_rows_targets(as_json, json_out)
+    source_list, scheme_list = _list(sources, str, "--sources"), _list(schemes, str, "--schemes")
+    rate_list = _list(rates, float, "--rates")
+    if any(not 0 < r <= 16 for r in rate_list):
+        raise click.BadParameter("rates must be in (0, 16] bits per sample", param_hint="'--rates'")
+    check_report_outputs(json_out, csv_path, plot_path, force)
     from rec_codec import bench as bench_lib
     from rec_codec import bench_wz as lib
 
-    rows = lib.wz(_list(sources, str), _list(schemes, str), _list(rates, float), samples=samples, seed=seed,
+    rows = lib.wz(source_list, scheme_list, rate_list, samples=samples, seed=seed,
                   progress=lambda row: click.echo(lib.progress_line(row), err=True), rec_budget_bits=rec_budget_bits)
-    click.echo(bench_lib.format_table(rows, lib.WZ_COLUMNS))
-    if json_path:
-        container.atomic_write(json_path, (json.dumps(rows, indent=1) + "\n").encode())
-    if csv_path:
-        container.atomic_write(csv_path, bench_lib.format_csv(rows, lib.WZ_COLUMNS).encode())
+    report_rows(rows, bench_lib.format_table(rows, lib.WZ_COLUMNS),
+                lambda: bench_lib.format_csv(rows, lib.WZ_COLUMNS), as_json, json_out, csv_path, force)
     if plot_path:
-        lib.plot(rows, plot_path)
+        write_plot(plot_path, force, lambda path: lib.plot(rows, path))

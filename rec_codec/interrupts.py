@@ -51,8 +51,7 @@ def run_search(count, search, progress=None):
 
     stop = np.zeros(1, dtype=np.int64)
     done = np.zeros(max(count, 1), dtype=np.uint8)
-
-    threads = numba.get_num_threads()  # numba's thread count is per calling thread: carry it over
+    threads = numba.get_num_threads()  # the caller's count (reccodec --threads); numba keeps one per thread
 
     def run():
         numba.set_num_threads(threads)

@@ -125,7 +125,7 @@ def test_exclusive_write_refuses_a_file_that_appeared_meanwhile(tmp_path):
 
 
 def test_json_with_the_bitstream_on_stdout_is_refused(tmp_path, target):
-    fails(tmp_path, "encode", target, "-o", "-", "--seed", SEED, "--json", fragments=("--json",))
+    fails(tmp_path, "encode", target, "-o", "-", "--seed", SEED, "--json", fragments=("--json",), code=2)
 
 
 def test_a_failed_json_print_removes_the_written_file(tmp_path, target, monkeypatch):

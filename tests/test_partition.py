@@ -272,7 +272,7 @@ def test_cli_sp_dinf_limit_halves_blocks_and_belongs_to_sp_pfr(files):
     assert json.loads(summary.out)["halved_blocks"] > 0
     ok("decode", files / "h.rec", "-o", files / "h.npy", "--seed", "3", "--mi-profile", files / "p.npy")
     fails(files, "encode", files / "t.npz", "-o", files / "x.rec", "--seed", "3", "--sp-dinf-limit", "3",
-          fragments=("--sp-dinf-limit", "sp-pfr"))
+          fragments=("--sp-dinf-limit", "sp-pfr"), code=2)
     fails(files, "encode", files / "t.npz", "-o", files / "x.rec", "--seed", "3", "--algorithm", "sp-pfr",
           "--sp-dinf-limit", "0", fragments=("--sp-dinf-limit",), code=2)
 
@@ -308,7 +308,7 @@ def test_cli_decode_without_the_profile_fails_cleanly(files):
 def test_cli_bench_steps_partition_study_writes_rows_and_plot(tmp_path):
     pytest.importorskip("matplotlib")
     result = ok("bench", "steps", "--study", "partition", "--mi", "4,8", "--blocks", "20", "--mmd-mi", "",
-                "--json", tmp_path / "s.json", "--csv", tmp_path / "s.csv", "--plot", tmp_path / "s.png")
+                "--json-out", tmp_path / "s.json", "--csv", tmp_path / "s.csv", "--plot", tmp_path / "s.png")
     import json
 
     rows = json.loads((tmp_path / "s.json").read_text())

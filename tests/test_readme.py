@@ -67,3 +67,52 @@ def test_readme_python_example_runs():
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["sample"].tobytes() == namespace["result"].sample.tobytes()
     assert isinstance(namespace["sample"], np.ndarray)
+
+
+# commands of a minute or more, left to the slow test: the benches and fitting an index model
+HEAVY = ("reccodec bench ", "reccodec fit-index-model ", "--index-model model.npz")
+
+
+def _readme_script(blocks, with_heavy):
+    """README's shell blocks after the first (install and tests), in order, as one bash script."""
+    found = re.findall(r"```sh\n(.*?)```", README, re.S)[1:]
+    lines = [line for block in found[:blocks] for line in block.splitlines()
+             if with_heavy or not any(part in line for part in HEAVY)]
+    return "\n".join(["set -euo pipefail", "trap 'echo \"README command failed: $BASH_COMMAND\" >&2' ERR", *lines])
+
+
+def _run_readme(tmp_path, blocks=None, with_heavy=True):
+    """Run the README's commands in a fresh folder that has only ``examples/`` beside it."""
+    os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run(["bash", "-c", _readme_script(blocks, with_heavy)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp_path / "scratch"
+
+
+def test_readme_command_line_block_runs_in_a_fresh_folder(tmp_path):
+    """The first block of commands (the heavy ones left out), as a new user runs it."""
+    scratch = _run_readme(tmp_path, blocks=1, with_heavy=False)
+    for name in ("latent.rec", "sample.npy", "target.rec", "target.npy"):
+        assert (scratch / name).stat().st_size > 0, name
+    assert np.load(scratch / "target.npy").shape == np.load(scratch / "sample.npy").shape == (256,)
+
+
+@pytest.mark.slow
+def test_readme_commands_run_in_order_in_a_fresh_folder(tmp_path):
+    """Every command of every README block, the benches too, in order."""
+    scratch = _run_readme(tmp_path)
+    for name in ("latent.rec", "sample.npy", "target.rec", "target.npy", "latent-fitted.rec", "digits.rcm",
+                 "test.recs", "z17.npy", "one.rec", "y_hat.npy", "hybrid.npy", "sample-sp.npy", "x.rec", "xhat.npy",
+                 "steps.png", "steps-partition.png", "wz.json", "wz.png"):
+        assert (scratch / name).stat().st_size > 0, name
+    assert np.load(scratch / "hybrid.npy").shape == (256,) and np.load(scratch / "z17.npy").shape == (24,)
+
+
+def test_readme_documents_every_command_and_shell_completion():
+    from reccodec_cli.main import cli
+
+    for name in cli.commands:
+        assert f"reccodec {name}" in README, name
+    assert '_RECCODEC_COMPLETE=bash_source reccodec' in README

@@ -336,7 +336,7 @@ def test_cli_refuses_a_model_without_the_schemes_parameters(files):
 def test_bench_wz_writes_rows_with_the_agreed_keys(tmp_path, rec):
     out = tmp_path / "rows.json"
     ok("bench", "wz", "--sources", "y=x+n:0.5", "--schemes", f"nsq,{rec}", "--rates", "1", "--samples", "400",
-       "--json", out)
+       "--json-out", out)
     rows = json.loads(out.read_text())
     assert {r["scheme"] for r in rows} == {"nsq", rec}
     for row in rows:
