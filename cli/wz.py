@@ -16,6 +16,7 @@ import numpy as np
 from rec_codec import container
 from rec_codec.errors import RecCodecError
 from rec_codec.io import npy_bytes
+from reccodec_cli import wz_learned as learned
 from reccodec_cli.outputs import check_output, write_output
 
 
@@ -71,7 +72,7 @@ def wz():
 @click.argument("samples", metavar="X.npy")
 @click.option("--model", "model_path", required=True, metavar="MODEL.json", help="Source, scheme and parameters.")
 @click.option("-o", "--output", required=True, metavar="OUT.rec", help="Output file, - for stdout.")
-@click.option("--seed", type=SEED, required=True, help="Shared seed in [0, 2^64); not stored in the file.")
+@click.option("--seed", type=SEED, help="Shared seed in [0, 2^64); not stored in the file (not with a learned model).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
@@ -82,6 +83,9 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
         raise click.ClickException("--json prints to stdout, which -o - already fills with the bitstream; "
                                    "write the bitstream to a file or drop --json")
     check_output(output, force, (samples, model_path))
+    if learned.is_learned(model_path):
+        return learned.encode_learned(_load_npy(samples, "the samples x"), model_path, output, force, as_json, quiet)
+    _require_seed(seed)
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     model.params()
@@ -101,13 +105,17 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
 @click.option("--side-info", "side_info", required=True, metavar="Y.npy", help="Side information, X's shape.")
 @click.option("--model", "model_path", required=True, metavar="MODEL.json", help="The encoder's model file.")
 @click.option("-o", "--output", required=True, metavar="XHAT.npy", help="Output .npy, - for stdout.")
-@click.option("--seed", type=SEED, required=True, help="The encoder's seed.")
+@click.option("--seed", type=SEED, help="The encoder's seed (not with a learned model).")
 @click.option("--decoder", type=click.Choice(("soft", "hard")), help="Override the model's decoder.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @_errors
 def wz_decode(source, side_info, model_path, output, seed, decoder, force):
     """Decode IN.rec with side information into an estimate of x (float64)."""
     check_output(output, force, (source, side_info, model_path))
+    if learned.is_learned(model_path):
+        return learned.decode_learned(_read(source), _load_npy(side_info, "the side information y"), model_path,
+                                      output, force)
+    _require_seed(seed)
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     data = _read(source)
@@ -141,6 +149,14 @@ def wz_design(model_path, rate, output, train_samples, train_seed, dims, budget_
     else:
         click.echo(f"{designed.scheme}: {vars(params)}; training MSE {report['train_mse']:.4g} "
                    f"at {report['train_bits']:.3f} bits per sample", err=True)
+
+
+def _require_seed(seed):
+    if seed is None:
+        raise click.UsageError("Missing option '--seed' (needed by nsq and rec models).")
+
+
+learned.register(wz, _errors)
 
 
 def _list(text, cast):

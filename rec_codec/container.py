@@ -83,6 +83,7 @@ ALGORITHMS: dict[str, int] = {
     "uq": 6,
     "wz-nsq": 7,
     "wz-rec": 8,
+    "wz-learned": 9,
 }
 
 #: The value types a parameter may declare.
