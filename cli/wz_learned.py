@@ -65,10 +65,12 @@ def register(wz, errors):
     @click.option("--hidden", type=click.IntRange(4, 1024), default=64, show_default=True,
                   help="Units per hidden layer of the encoder and the decoder.")
     @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the split, the weights and the noise.")
+    @click.option("--relaxation", type=click.Choice(learned_wz.RELAXATIONS), default="gumbel", show_default=True,
+                  help="Distortion of a Gumbel-softmax draw, or its exact expectation over the codewords.")
     @click.option("--json", "as_json", is_flag=True, help="Print the training figures as one JSON object.")
     @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
     @errors
-    def wz_train(pairs, output, rate, lmbda, codewords, epochs, hidden, seed, as_json, force):
+    def wz_train(pairs, output, rate, lmbda, codewords, epochs, hidden, seed, relaxation, as_json, force):
         """Train a learned Wyner-Ziv compressor on PAIRS.npz (arrays x and y, one row per pair).
 
         Deterministic given the seed and the pairs (with one BLAS thread).
@@ -80,9 +82,10 @@ def register(wz, errors):
         if rate is not None:
             progress = None if as_json else (lambda t: click.echo(
                 f"lambda {t['lmbda']:.4g}: {t['heldout_bits']:.3f} bits, MSE {t['heldout_mse']:.4g}", err=True))
-            model, report = learned_wz.train_for_rate(x, y, rate, codewords, hidden, epochs, seed, progress)
+            model, report = learned_wz.train_for_rate(x, y, rate, codewords, hidden, epochs, seed, progress,
+                                                          relaxation)
         else:
-            model, report = learned_wz.train(x, y, lmbda, codewords or 32, hidden, epochs, seed)
+            model, report = learned_wz.train(x, y, lmbda, codewords or 32, hidden, epochs, seed, relaxation)
         write_output(output, learned_wz.model_bytes(model), force)
         figures = {"model_id": model.model_id, "codewords": model.codewords, **report.to_dict()}
         if as_json:

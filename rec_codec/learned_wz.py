@@ -75,6 +75,7 @@ TEMPERATURE = (1.0, 0.05)  # Gumbel-softmax temperature, first and last step
 FINETUNE_FRACTION = 0.25  # decoder steps on hard indices, as a fraction of the joint steps
 RATE_TOLERANCE = 0.03  # bits per sample: --rate accepts a trial this close above
 RATE_TRIALS = 6
+RELAXATIONS = ("gumbel", "exact")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _LAYERS = ("w1", "b1", "w2", "b2", "w3", "b3")
 _ARRAYS = tuple(f"enc_{n}" for n in _LAYERS) + ("rate_logits",) + tuple(f"dec_{n}" for n in _LAYERS) + (
@@ -330,7 +331,35 @@ def _loss_and_grads(params, xb, yb, gumbel, temperature, weight):
     return loss, grads
 
 
-def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed):
+def _loss_and_grads_exact(params, xb, yb, weight):
+    """L_m on a batch with the distortion's exact expectation over p(.|x): (loss, gradients).
+
+    E_p[|x - g(u, y)|^2] = sum_k p_k |x - g(k, y)|^2 decodes every codeword (K decoder
+    passes per sample) and needs no relaxation.
+    """
+    batch, dx = xb.shape
+    grads = {}
+    logits, enc_cache = _mlp(params, "enc", xb)
+    k = logits.shape[1]
+    logp = _log_softmax(logits)
+    p = np.exp(logp)
+    logq = _log_softmax(params["rate_logits"][None, :])
+    kl = (p * (logp - logq)).sum(axis=1, keepdims=True)
+    z = np.concatenate([np.tile(np.eye(k), (batch, 1)), np.repeat(yb, k, axis=0)], axis=1)
+    out, dec_cache = _mlp(params, "dec", z)
+    err = out.reshape(batch, k, dx) - xb[:, None, :]
+    dist = (weight * err**2).sum(axis=2)
+    loss = float(kl.mean() + (p * dist).sum(axis=1).mean())
+    dout = (2.0 * weight * err * p[:, :, None] / batch).reshape(batch * k, dx)
+    _mlp_backward(params, "dec", dec_cache, dout, grads)
+    dlogits = p * (dist - (p * dist).sum(axis=1, keepdims=True)) / batch
+    dlogits += p * (logp - logq - kl) / batch
+    _mlp_backward(params, "enc", enc_cache, dlogits, grads)
+    grads["rate_logits"] = np.exp(logq[0]) - p.mean(axis=0)
+    return loss, grads
+
+
+def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation):
     """One training run on normalised copies of (x, y); returns the model's arrays."""
     rng = np.random.default_rng([seed, 2])
     x_mean, x_scale = x.mean(axis=0), x.std(axis=0) + 1e-12
@@ -353,8 +382,11 @@ def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed):
         grads = {}
         if step < steps:
             temperature = TEMPERATURE[0] * (TEMPERATURE[1] / TEMPERATURE[0]) ** progress
-            gumbel = -np.log(-np.log(rng.uniform(1e-300, 1.0, (batch, k))))
-            _, grads = _loss_and_grads(params, xb, yb, gumbel, temperature, weight)
+            if relaxation == "exact":
+                _, grads = _loss_and_grads_exact(params, xb, yb, weight)
+            else:
+                gumbel = -np.log(-np.log(rng.uniform(1e-300, 1.0, (batch, k))))
+                _, grads = _loss_and_grads(params, xb, yb, gumbel, temperature, weight)
             adam.step(params, grads, lr)
         else:
             if step == steps:  # fix the encoder; q from the hard indices; decoder on them
@@ -380,6 +412,7 @@ def evaluate(model, x, y):
     Returns:
         (bits, mse) as floats.
     """
+    x, y = _samples(x, model.dims_x, "x"), _samples(y, model.dims_y, "side information")
     u = model.indices(x)
     bits = float(-np.log2(model.rate_probabilities()[u]).mean())
     return bits, float(np.mean((model.reconstruct(u, y) - x) ** 2))
@@ -389,7 +422,7 @@ def _steps(epochs, n_train):
     return max(1, int(epochs) * max(1, -(-n_train // BATCH)))
 
 
-def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0):
+def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="gumbel"):
     """Train the learned compressor at a fixed lambda.
 
     Args:
@@ -401,6 +434,8 @@ def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0):
         epochs (int): passes over the training split, in [1, 10000] (batches of 1024 draws
             with replacement; a quarter more steps fine-tune the decoder).
         seed (int): in [0, 2^64); the model depends on it and the pairs only.
+        relaxation (str): "gumbel", the distortion of a Gumbel-softmax relaxed draw (the
+            talk's), or "exact", its expectation over p(.|x) (K decoder passes a sample).
     Returns:
         (LearnedWZ, TrainReport).
     Raises:
@@ -413,12 +448,14 @@ def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0):
     hidden = _check_int(hidden, "hidden", 4, 1024)
     epochs = _check_int(epochs, "epochs", 1, 10000)
     seed = _check_int(seed, "seed", 0, 2**64 - 1)
+    if relaxation not in RELAXATIONS:
+        raise InputError(f"relaxation must be one of {', '.join(RELAXATIONS)}, got {relaxation!r}")
     started = time.perf_counter()
     fit, held = _split(x.shape[0], seed)
     steps = _steps(epochs, fit.size)
-    arrays = _train_arrays(x[fit], y[fit], float(lmbda), codewords, hidden, steps, seed)
+    arrays = _train_arrays(x[fit], y[fit], float(lmbda), codewords, hidden, steps, seed, relaxation)
     info = {"codewords": codewords, "hidden": hidden, "epochs": epochs, "seed": seed, "lmbda": float(lmbda),
-            "pairs": int(x.shape[0])}
+            "relaxation": relaxation, "pairs": int(x.shape[0])}
     model = LearnedWZ(arrays, info)
     bits, mse = evaluate(model, x[held], y[held])
     train_bits, train_mse = evaluate(model, x[fit], y[fit])
@@ -443,7 +480,7 @@ def _residual_variance(x, y):
     return float(np.mean((x - design @ coef) ** 2))
 
 
-def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, progress=None):
+def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, progress=None, relaxation="gumbel"):
     """Search lambda for a target rate and keep the best model at or below it.
 
     The first lambda is the quadratic-Gaussian slope 1 / (2 D) at D = s^2 2^-2R, with s^2
@@ -473,7 +510,7 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
     below, above = None, None  # (log2 lambda, bits) bracketing the target
     trials, best = [], None
     for _ in range(RATE_TRIALS):
-        model, report = train(x, y, 2.0**log_l, codewords, hidden, epochs, seed)
+        model, report = train(x, y, 2.0**log_l, codewords, hidden, epochs, seed, relaxation)
         trial = {"lmbda": 2.0**log_l, "heldout_bits": round(report.bits, 5), "heldout_mse": report.mse,
                  "seconds": round(report.seconds, 3)}
         trials.append(trial)
