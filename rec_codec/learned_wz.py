@@ -245,7 +245,9 @@ def _init_mlp(rng, prefix, n_in, hidden, n_out, out_scale=1.0):
     def dense(a, b, gain):
         return rng.normal(0.0, gain * math.sqrt(2.0 / a), (a, b))
 
-    return {f"{prefix}_w1": dense(n_in, hidden, 1.0), f"{prefix}_b1": np.zeros(hidden),
+    # biases like the weights, so that the first layer's kinks spread over the inputs' range
+    # (with zero biases every kink of a one-dimensional input sits at 0)
+    return {f"{prefix}_w1": dense(n_in, hidden, 1.0), f"{prefix}_b1": rng.normal(0.0, math.sqrt(2.0 / n_in), hidden),
             f"{prefix}_w2": dense(hidden, hidden, 1.0), f"{prefix}_b2": np.zeros(hidden),
             f"{prefix}_w3": dense(hidden, n_out, out_scale), f"{prefix}_b3": np.zeros(n_out)}
 
