@@ -27,7 +27,7 @@ __all__ = ["SOURCES", "NonGaussianSource", "source", "shannon_lower_bound"]
 SOURCES = ("signed-laplace", "y=x+n:laplace", "y=x+n:mix")
 _NOISE = 0.1
 _MIX_VAR = 0.1
-_GRID = np.linspace(-12.0, 12.0, 24001)
+_GRID = np.linspace(-12.0, 12.0, 4801)
 
 
 def _normal_pdf(z, var):

@@ -214,3 +214,57 @@ def test_cli_show_draws_the_model(files, small):
     lw.save_model(files / "m.npz", small[0])
     ok("wz", "show", str(files / "m.npz"), "--plot", str(files / "m.png"))
     assert (files / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- bench sources
+
+
+@pytest.mark.parametrize("name", ["signed-laplace", "y=x+n:laplace", "y=x+n:mix"])
+def test_gaussian_fit_has_the_sources_second_moments(name):
+    from rec_codec import wz_sources
+
+    source = wz_sources.source(name)
+    x, y = source.sample(200000, np.random.default_rng(1))
+    fit = source.gaussian_fit
+    assert x.var() == pytest.approx(fit.var_x, rel=0.02)
+    assert y.var() == pytest.approx(fit.var_y, rel=0.02)
+    assert np.cov(x, y)[0, 1] == pytest.approx(fit.coef * fit.var_y, rel=0.02)
+
+
+@pytest.mark.parametrize("name", ["signed-laplace", "y=x+n:laplace", "y=x+n:mix"])
+def test_conditional_mean_beats_the_linear_estimate_and_the_bound_lies_below(name):
+    from rec_codec import wz_sources
+
+    source = wz_sources.source(name)
+    x, y = source.sample(4000, np.random.default_rng(2))
+    mmse = np.mean((source.mmse_estimate(y) - x) ** 2)
+    fit = source.gaussian_fit
+    linear = np.mean((fit.coef * y - x) ** 2)
+    assert mmse <= linear * 1.02
+    assert wz_sources.shannon_lower_bound(source.conditional_entropy(4000), 0.0) <= mmse * 1.05
+
+
+def test_mixture_conditional_mean_matches_quadrature():
+    from rec_codec import wz_sources
+
+    source = wz_sources.source("y=x+n:mix")
+    y = np.linspace(-3, 3, 13)
+    grid = np.linspace(-8, 8, 160001)
+    prior = 0.5 * (np.exp(-(grid + 1) ** 2 / 0.2) + np.exp(-(grid - 1) ** 2 / 0.2))
+    w = prior[None, :] * np.exp(-(y[:, None] - grid[None, :]) ** 2 / 0.2)
+    assert np.allclose(source.mmse_estimate(y), (w * grid).sum(axis=1) / w.sum(axis=1), atol=1e-9)
+
+
+def test_published_encoder_takes_the_cheapest_index(small):
+    from rec_codec import bench_learned_wz
+
+    model = small[0]
+    x, _ = pairs(50, seed=3)
+    draws = x[:, None] + np.sqrt(0.1) * np.random.default_rng(4).normal(size=(50, 5))
+    u = bench_learned_wz.published_indices(model, x, draws, chunk=7)
+    lmbda = model.info["lmbda"]
+    for i in range(50):
+        costs = [-np.log(model.rate_probabilities()[k]) + lmbda * np.mean(
+            (x[i] - model.reconstruct(np.full(5, k), draws[i].reshape(-1, 1))[:, 0]) ** 2)
+            for k in range(model.codewords)]
+        assert u[i] == int(np.argmin(costs))
