@@ -87,7 +87,7 @@ def _code_indices(model, u):
     writer = PayloadWriter()
     writer.add_categorical(u, model.rate_probabilities())
     data = container.pack(container.Header(algorithm=_learned.ALGORITHM, shape=(u.size,), tag=model.tag,
-                                           params={"wz_cosets": model.codewords}), writer.finish())
+                                           params={"wz_codewords": model.codewords}), writer.finish())
     head = container.header_size(data)
     return 8 * (len(data) - head), head
 

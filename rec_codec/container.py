@@ -132,6 +132,8 @@ PARAMS: dict[str, tuple[int, str]] = {
     "wz_labels": (64, "varint"),
     "wz_candidates": (65, "varint"),
     "wz_block_dims": (66, "varint"),
+    # ... and the learned compressor: its number of codewords K
+    "wz_codewords": (67, "varint"),
 }
 
 _FLAG_APPROXIMATE = 0x01

@@ -676,7 +676,7 @@ def encode(x, model):
     writer = PayloadWriter()
     writer.add_categorical(u, model.rate_probabilities())
     header = container.Header(algorithm=ALGORITHM, shape=tuple(x.shape), tag=model.tag,
-                              params={"wz_cosets": model.codewords})
+                              params={"wz_codewords": model.codewords})
     data = container.pack(header, writer.finish())
     return data, u, 8 * container.header_size(data)
 
@@ -692,7 +692,7 @@ def decode_indices(data, model):
     if header.algorithm != ALGORITHM:
         raise FormatError(f"this is a {header.algorithm!r} file, not one coded with a learned model; "
                           "use its JSON model")
-    if header.tag != model.tag or header.params.get("wz_cosets") != model.codewords:
+    if header.tag != model.tag or header.params.get("wz_codewords") != model.codewords:
         raise MismatchError("the file was coded with another learned model (model id mismatch)")
     count = int(np.prod(header.shape, dtype=np.int64)) // model.dims_x if header.shape else 1
     reader = PayloadReader(words)
