@@ -76,6 +76,7 @@ FINETUNE_FRACTION = 0.25  # decoder steps on hard indices, as a fraction of the 
 RATE_TOLERANCE = 0.03  # bits per sample: --rate accepts a trial this close above
 RATE_TRIALS = 6
 RELAXATIONS = ("gumbel", "exact")
+ENCODER_GAIN = 1.0  # scale of the encoder's first layer at initialisation
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _LAYERS = ("w1", "b1", "w2", "b2", "w3", "b3")
 _ARRAYS = tuple(f"enc_{n}" for n in _LAYERS) + ("rate_logits",) + tuple(f"dec_{n}" for n in _LAYERS) + (
@@ -241,13 +242,14 @@ def _mlp_backward(params, prefix, cache, dout, grads):
     return d1 @ params[f"{prefix}_w1"].T
 
 
-def _init_mlp(rng, prefix, n_in, hidden, n_out, out_scale=1.0):
+def _init_mlp(rng, prefix, n_in, hidden, n_out, out_scale=1.0, in_gain=1.0):
     def dense(a, b, gain):
         return rng.normal(0.0, gain * math.sqrt(2.0 / a), (a, b))
 
     # biases like the weights, so that the first layer's kinks spread over the inputs' range
     # (with zero biases every kink of a one-dimensional input sits at 0)
-    return {f"{prefix}_w1": dense(n_in, hidden, 1.0), f"{prefix}_b1": rng.normal(0.0, math.sqrt(2.0 / n_in), hidden),
+    return {f"{prefix}_w1": dense(n_in, hidden, in_gain),
+            f"{prefix}_b1": rng.normal(0.0, in_gain * math.sqrt(2.0 / n_in), hidden),
             f"{prefix}_w2": dense(hidden, hidden, 1.0), f"{prefix}_b2": np.zeros(hidden),
             f"{prefix}_w3": dense(hidden, n_out, out_scale), f"{prefix}_b3": np.zeros(n_out)}
 
@@ -369,7 +371,7 @@ def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation):
     xn, yn = (x - x_mean) / x_scale, (y - y_mean) / y_scale
     n, dx = xn.shape
     k = codewords
-    params = {**_init_mlp(rng, "enc", dx, hidden, k), "rate_logits": np.zeros(k),
+    params = {**_init_mlp(rng, "enc", dx, hidden, k, 1.0, ENCODER_GAIN), "rate_logits": np.zeros(k),
               **_init_mlp(rng, "dec", k + yn.shape[1], hidden, dx, 0.1)}
     weight = lmbda * x_scale**2  # the distortion in the source's units
     batch = min(BATCH, n)
