@@ -19,6 +19,7 @@ from rec_codec.io import npy_bytes
 from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, json_rows_option,
                                       json_rows_targets, naming, report_rows, threads_option, write_plot)
 from reccodec_cli.outputs import check_output, remove_output, write_output
+from reccodec_cli import wz_learned as learned
 
 
 def _wz_lib():
@@ -80,7 +81,7 @@ def wz():
 @click.argument("samples", metavar="X.npy")
 @click.option("--model", "model_path", required=True, metavar="MODEL.json", help="Source, scheme and parameters.")
 @click.option("-o", "--output", metavar="OUT.rec", help="Output file, - for stdout [default: X with .rec].")
-@click.option("--seed", type=SEED, required=True, help="Shared seed in [0, 2^64); not stored in the file.")
+@click.option("--seed", type=SEED, help="Shared seed in [0, 2^64); not stored in the file (not with a learned model).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures on stdout.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
@@ -99,6 +100,9 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
         raise click.UsageError("--json prints to stdout, which -o - already fills with the bitstream; "
                                    "write the bitstream to a file or drop --json")
     check_output(output, force, (samples, model_path))
+    if learned.is_learned(model_path):
+        return learned.encode_learned(_load_npy(samples, "the samples x"), model_path, output, force, as_json, quiet)
+    _require_seed(seed)
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     model.params()
@@ -123,7 +127,7 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
 @click.option("--model", "model_path", required=True, metavar="MODEL.json", help="The encoder's model file.")
 @click.option("-o", "--output", metavar="XHAT.npy",
               help="Output .npy, - for stdout [default: IN with .npy; stdout for stdin].")
-@click.option("--seed", type=SEED, required=True, help="The encoder's seed.")
+@click.option("--seed", type=SEED, help="The encoder's seed (not with a learned model).")
 @click.option("--decoder", type=click.Choice(("soft", "hard")), help="Override the model's decoder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was decoded.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
@@ -144,6 +148,10 @@ def wz_decode(source, side_info, model_path, output, seed, decoder, as_json, for
         raise click.UsageError("--json prints to stdout, which -o - already fills with the estimate; write it "
                                "to a file or drop --json")
     check_output(output, force, (source, side_info, model_path))
+    if learned.is_learned(model_path):
+        return learned.decode_learned(_read(source), _load_npy(side_info, "the side information y"), model_path,
+                                      output, force)
+    _require_seed(seed)
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     data = _read(source)
@@ -211,6 +219,14 @@ def wz_design(model_path, rate, output, train_samples, train_seed, dims, budget_
                    f"at {report['train_bits']:.3f} bits per sample", err=True)
 
 
+def _require_seed(seed):
+    if seed is None:
+        raise click.UsageError("Missing option '--seed' (needed by nsq and rec models).")
+
+
+learned.register(wz, _errors)
+
+
 def _list(text, cast, param):
     try:
         values = [cast(x) for x in str(text).split(",") if x.strip()]
@@ -223,9 +239,10 @@ def _list(text, cast, param):
 
 @click.command("wz")
 @click.option("--sources", default="x=y+n,y=x+n,y=x+n:0.5", show_default=True,
-              help="Sources: x=y+n (N(0,0.1)), y=x+n (N(0,0.01)), y=x+n:0.5 (N(0,0.5)).")
+              help="Sources: x=y+n (N(0,0.1)), y=x+n (N(0,0.01)), y=x+n:0.5 (N(0,0.5)); non-Gaussian: "
+                   "signed-laplace, y=x+n:laplace, y=x+n:mix.")
 @click.option("--schemes", default="nsq,nsq-uniform,rec", show_default=True,
-              help="Schemes, comma-separated: nsq, nsq-uniform, rec.")
+              help="Schemes, comma-separated: nsq, nsq-uniform, rec, learned, learned-published.")
 @click.option("--rates", default="1,2,3,4,5,6", show_default=True, help="Bits per sample.")
 @click.option("--samples", type=click.IntRange(min=100), default=10000, show_default=True,
               help="Samples coded per row.")

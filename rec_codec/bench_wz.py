@@ -93,6 +93,10 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None, rec_budget
     Returns:
         list of dict rows with keys WZ_COLUMNS.
     """
+    from . import bench_learned_wz, wz_sources  # the learned scheme and the non-Gaussian sources
+
+    if any(s in bench_learned_wz.LEARNED_SCHEMES for s in schemes) or any(s in wz_sources.SOURCES for s in sources):
+        return bench_learned_wz.wz_general(sources, schemes, rates, samples, seed, progress, rec_budget_bits)
     for scheme in schemes:
         if scheme not in _SCHEMES:
             raise InputError(f"unknown scheme {scheme!r}; choose from {', '.join(_SCHEMES)}")

@@ -83,6 +83,7 @@ ALGORITHMS: dict[str, int] = {
     "uq": 6,
     "wz-nsq": 7,
     "wz-rec": 8,
+    "wz-learned": 9,
 }
 
 #: The value types a parameter may declare.
@@ -131,6 +132,8 @@ PARAMS: dict[str, tuple[int, str]] = {
     "wz_labels": (64, "varint"),
     "wz_candidates": (65, "varint"),
     "wz_block_dims": (66, "varint"),
+    # ... and the learned compressor: its number of codewords K
+    "wz_codewords": (67, "varint"),
 }
 
 _FLAG_APPROXIMATE = 0x01

@@ -1,0 +1,270 @@
+"""The learned Wyner-Ziv compressor: training, the model file, coding, and the command line.
+
+The source is the talk's X = Y + N, Y ~ N(0, 1), N ~ N(0, 0.1). Training runs here are
+short (a few seconds); the ones that check what was learned are marked slow.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from rec_codec import container
+from rec_codec import learned_wz as lw
+from rec_codec.errors import FormatError, InputError, MismatchError
+from test_cli import fails, ok
+
+
+def pairs(count, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.normal(0.0, 1.0, count)
+    return y + rng.normal(0.0, np.sqrt(0.1), count), y
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A quickly trained model (200 steps on 2,000 pairs)."""
+    x, y = pairs(2000)
+    return lw.train(x, y, 10.0, codewords=4, hidden=16, epochs=100, seed=5)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def test_training_is_deterministic_given_the_seed():
+    x, y = pairs(1000)
+    first = lw.model_bytes(lw.train(x, y, 10.0, codewords=4, hidden=8, epochs=2, seed=3)[0])
+    second = lw.model_bytes(lw.train(x, y, 10.0, codewords=4, hidden=8, epochs=2, seed=3)[0])
+    other = lw.model_bytes(lw.train(x, y, 10.0, codewords=4, hidden=8, epochs=2, seed=4)[0])
+    assert first == second
+    assert first != other
+
+
+def test_gradients_match_finite_differences():
+    rng = np.random.default_rng(0)
+    k = 5
+    params = {**lw._init_mlp(rng, "enc", 1, 6, k), "rate_logits": rng.normal(size=k),
+              **lw._init_mlp(rng, "dec", k + 1, 6, 1, 0.5)}
+    xb, yb = rng.normal(size=(12, 1)), rng.normal(size=(12, 1))
+    gumbel = -np.log(-np.log(rng.uniform(size=(12, k))))
+    weight = np.array([3.0])
+    _, grads = lw._loss_and_grads(params, xb, yb, gumbel, 0.7, weight)
+    for name in ("enc_w1", "enc_b3", "rate_logits", "dec_w1", "dec_w3"):
+        a = params[name]
+        for i in list(np.ndindex(a.shape))[:6]:
+            old = a[i]
+            a[i] = old + 1e-6
+            up = lw._loss_and_grads(params, xb, yb, gumbel, 0.7, weight)[0]
+            a[i] = old - 1e-6
+            down = lw._loss_and_grads(params, xb, yb, gumbel, 0.7, weight)[0]
+            a[i] = old
+            assert abs((up - down) / 2e-6 - grads[name][i]) < 1e-5, name
+
+
+def test_training_figures_match_a_fresh_evaluation(small):
+    model, report = small
+    x, y = pairs(2000)
+    fit, held = lw._split(2000, 5)
+    assert lw.evaluate(model, x[held], y[held]) == pytest.approx((report.bits, report.mse))
+    assert 0.0 < report.bits <= 2.0
+    assert report.mse < 0.1  # better than E[X|y] alone
+
+
+# --------------------------------------------------------------------------- the model file
+
+
+def test_model_file_round_trips_bit_for_bit(small, tmp_path):
+    model = small[0]
+    lw.save_model(tmp_path / "m.npz", model)
+    data = (tmp_path / "m.npz").read_bytes()
+    again = lw.load_model(tmp_path / "m.npz")
+    assert lw.model_bytes(again) == data
+    assert again.model_id == model.model_id
+    plain = np.load(tmp_path / "m.npz")  # plain numpy reads it
+    assert json.loads(bytes(plain["description"]))["id"] == model.model_id
+
+
+def test_a_changed_weight_is_refused(small):
+    data = bytearray(lw.model_bytes(small[0]))
+    at = data.index(b"enc_w1.npy") + 200  # inside the array's values
+    data[at] ^= 0x10
+    with pytest.raises(FormatError, match="corrupt|not a learned"):
+        lw.model_from_bytes(bytes(data))
+
+
+def test_an_npz_of_another_kind_is_refused(tmp_path):
+    x, y = pairs(200)
+    np.savez(tmp_path / "p.npz", x=x, y=y)
+    with pytest.raises(FormatError, match="not a file from reccodec wz train|not a learned"):
+        lw.load_model(tmp_path / "p.npz")
+
+
+# --------------------------------------------------------------------------- coding
+
+
+def test_encode_decode_returns_the_encoders_indices(small):
+    model = small[0]
+    x, y = pairs(3000, seed=8)
+    data, u, header_bits = lw.encode(x, model)
+    header, read = lw.decode_indices(data, model)
+    assert np.array_equal(read, u)
+    assert np.array_equal(u, model.indices(x.reshape(-1, 1)))
+    xhat = lw.decode(data, y, model)
+    assert xhat.shape == x.shape
+    assert np.array_equal(xhat, model.reconstruct(u, y.reshape(-1, 1))[:, 0])
+    bits = 8 * len(data) - header_bits
+    ideal = -np.log2(model.rate_probabilities()[u]).sum()
+    assert ideal - 64 <= bits <= ideal * 1.01 + 64
+
+
+def test_decode_refuses_another_model_and_a_corrupt_file():
+    x, y = pairs(1000)
+    one = lw.train(x, y, 10.0, codewords=4, hidden=8, epochs=1, seed=1)[0]
+    two = lw.train(x, y, 10.0, codewords=4, hidden=8, epochs=1, seed=2)[0]
+    data, _, _ = lw.encode(x[:100], one)
+    with pytest.raises(MismatchError, match="another learned model"):
+        lw.decode(data, y[:100], two)
+    bad = bytearray(data)
+    bad[-6] ^= 1
+    with pytest.raises(FormatError):
+        lw.decode(bytes(bad), y[:100], one)
+    with pytest.raises(InputError, match="samples"):
+        lw.decode(data, y[:99], one)
+
+
+@pytest.mark.parametrize("x, y, fragment", [
+    (np.zeros(200), np.zeros(199), "x has 200 samples but y has 199"),
+    (np.full(200, np.nan), np.zeros(200), "NaN"),
+    (np.zeros(50), np.zeros(50), "at least 100"),
+    (np.array(["a"] * 200), np.zeros(200), "numeric"),
+])
+def test_bad_pairs_are_refused(x, y, fragment):
+    with pytest.raises(InputError, match=fragment):
+        lw.check_pairs(x, y)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@pytest.fixture
+def files(tmp_path):
+    x, y = pairs(1500)
+    np.savez(tmp_path / "pairs.npz", x=x, y=y)
+    np.save(tmp_path / "x.npy", x[:400])
+    np.save(tmp_path / "y.npy", y[:400])
+    return tmp_path
+
+
+def test_cli_train_encode_decode_round_trip(files):
+    t = files
+    args = ["wz", "train", str(t / "pairs.npz"), "-o", str(t / "m.npz"), "--lmbda", "10", "--codewords", "4",
+            "--hidden", "8", "--epochs", "2", "--seed", "9", "--json"]
+    report = json.loads(ok(*args).out)
+    os.replace(t / "m.npz", t / "m1.npz")
+    assert json.loads(ok(*args).out)["model_id"] == report["model_id"]
+    assert (t / "m.npz").read_bytes() == (t / "m1.npz").read_bytes()
+    ok("wz", "encode", str(t / "x.npy"), "--model", str(t / "m.npz"), "-o", str(t / "x.rec"))
+    ok("wz", "decode", str(t / "x.rec"), "--side-info", str(t / "y.npy"), "--model", str(t / "m.npz"),
+       "-o", str(t / "xhat.npy"))
+    model = lw.load_model(t / "m.npz")
+    x, y = np.load(t / "x.npy"), np.load(t / "y.npy")
+    u = model.indices(x.reshape(-1, 1))
+    assert np.array_equal(np.load(t / "xhat.npy"), model.reconstruct(u, y.reshape(-1, 1))[:, 0])
+    shown = json.loads(ok("wz", "show", str(t / "m.npz")).out)
+    assert shown["id"] == report["model_id"]
+
+
+@pytest.mark.parametrize("arrays, fragment", [
+    ({"x": np.zeros(200)}, "missing array y"),
+    ({"x": np.zeros(200), "y": np.zeros(201)}, "x has 200 samples but y has 201"),
+    ({"x": np.full(200, np.nan), "y": np.zeros(200)}, "NaN"),
+])
+def test_cli_train_refuses_bad_pairs(files, arrays, fragment):
+    np.savez(files / "bad.npz", **arrays)
+    fails(files, "wz", "train", str(files / "bad.npz"), "-o", str(files / "m.npz"), "--lmbda", "1",
+          fragments=(fragment,))
+
+
+def test_cli_train_refuses_a_npy_and_needs_one_of_rate_and_lmbda(files):
+    fails(files, "wz", "train", str(files / "x.npy"), "-o", str(files / "m.npz"), "--lmbda", "1",
+          fragments=("expected an .npz",))
+    fails(files, "wz", "train", str(files / "pairs.npz"), "-o", str(files / "m.npz"),
+          fragments=("exactly one of --rate and --lmbda",), code=2)
+
+
+def test_cli_refuses_a_model_of_another_kind(files):
+    t = files
+    fails(t, "wz", "encode", str(t / "x.npy"), "--model", str(t / "pairs.npz"), "-o", str(t / "x.rec"),
+          fragments=("not a file from reccodec wz train",))
+    model = {"scheme": "nsq", "source": {"relation": "x = y + n", "var_y": 1.0, "var_n": 0.1},
+             "nsq": {"delta": 0.5, "cosets": 4}}
+    (t / "m.json").write_text(json.dumps(model))
+    ok("wz", "encode", str(t / "x.npy"), "--model", str(t / "m.json"), "-o", str(t / "n.rec"), "--seed", "3")
+    x, y = pairs(1500)
+    lw.save_model(t / "m.npz", lw.train(x, y, 10.0, codewords=4, hidden=8, epochs=1, seed=1)[0])
+    fails(t, "wz", "decode", str(t / "n.rec"), "--side-info", str(t / "y.npy"), "--model", str(t / "m.npz"),
+          "-o", str(t / "xhat.npy"), fragments=("not one coded with a learned model",))
+    fails(t, "wz", "encode", str(t / "x.npy"), "--model", str(t / "m.json"), "-o", str(t / "n2.rec"),
+          fragments=("--seed",), code=2)
+
+
+def test_cli_show_draws_the_model(files, small):
+    pytest.importorskip("matplotlib")
+    lw.save_model(files / "m.npz", small[0])
+    ok("wz", "show", str(files / "m.npz"), "--plot", str(files / "m.png"))
+    assert (files / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- bench sources
+
+
+@pytest.mark.parametrize("name", ["signed-laplace", "y=x+n:laplace", "y=x+n:mix"])
+def test_gaussian_fit_has_the_sources_second_moments(name):
+    from rec_codec import wz_sources
+
+    source = wz_sources.source(name)
+    x, y = source.sample(200000, np.random.default_rng(1))
+    fit = source.gaussian_fit
+    assert x.var() == pytest.approx(fit.var_x, rel=0.02)
+    assert y.var() == pytest.approx(fit.var_y, rel=0.02)
+    assert np.cov(x, y)[0, 1] == pytest.approx(fit.coef * fit.var_y, rel=0.02)
+
+
+@pytest.mark.parametrize("name", ["signed-laplace", "y=x+n:laplace", "y=x+n:mix"])
+def test_conditional_mean_beats_the_linear_estimate_and_the_bound_lies_below(name):
+    from rec_codec import wz_sources
+
+    source = wz_sources.source(name)
+    x, y = source.sample(4000, np.random.default_rng(2))
+    mmse = np.mean((source.mmse_estimate(y) - x) ** 2)
+    fit = source.gaussian_fit
+    linear = np.mean((fit.coef * y - x) ** 2)
+    assert mmse <= linear * 1.02
+    assert wz_sources.shannon_lower_bound(source.conditional_entropy(4000), 0.0) <= mmse * 1.05
+
+
+def test_mixture_conditional_mean_matches_quadrature():
+    from rec_codec import wz_sources
+
+    source = wz_sources.source("y=x+n:mix")
+    y = np.linspace(-3, 3, 13)
+    grid = np.linspace(-8, 8, 160001)
+    prior = 0.5 * (np.exp(-(grid + 1) ** 2 / 0.2) + np.exp(-(grid - 1) ** 2 / 0.2))
+    w = prior[None, :] * np.exp(-(y[:, None] - grid[None, :]) ** 2 / 0.2)
+    assert np.allclose(source.mmse_estimate(y), (w * grid).sum(axis=1) / w.sum(axis=1), atol=1e-9)
+
+
+def test_published_encoder_takes_the_cheapest_index(small):
+    from rec_codec import bench_learned_wz
+
+    model = small[0]
+    x, _ = pairs(50, seed=3)
+    draws = x[:, None] + np.sqrt(0.1) * np.random.default_rng(4).normal(size=(50, 5))
+    u = bench_learned_wz.published_indices(model, x, draws, chunk=7)
+    lmbda = model.info["lmbda"]
+    for i in range(50):
+        costs = [-np.log(model.rate_probabilities()[k]) + lmbda * np.mean(
+            (x[i] - model.reconstruct(np.full(5, k), draws[i].reshape(-1, 1))[:, 0]) ** 2)
+            for k in range(model.codewords)]
+        assert u[i] == int(np.argmin(costs))
