@@ -74,6 +74,11 @@ def register(wz, errors):
         """Train a learned Wyner-Ziv compressor on PAIRS.npz (arrays x and y, one row per pair).
 
         Deterministic given the seed and the pairs (with one BLAS thread).
+
+        \b
+        Examples:
+          reccodec wz train pairs.npz -o learned.npz --rate 1
+          reccodec wz train pairs.npz -o learned.npz --lmbda 30 --codewords 16 --seed 2
         """
         if (rate is None) == (lmbda is None):
             raise click.UsageError("give exactly one of --rate and --lmbda")
@@ -100,7 +105,13 @@ def register(wz, errors):
     @click.option("-f", "--force", is_flag=True, help="Overwrite an existing plot.")
     @errors
     def wz_show(model_path, plot_path, force):
-        """Print a learned model's description as JSON; --plot draws what it learned."""
+        """Print a learned model's description as JSON; --plot draws what it learned.
+
+        \b
+        Examples:
+          reccodec wz show learned.npz
+          reccodec wz show learned.npz --plot learned.png
+        """
         model = learned_wz.load_model(model_path)
         if plot_path:
             check_output(plot_path, force, (model_path,))
