@@ -190,16 +190,21 @@ def allocate_bins(weights, layout, margin_bits=DEFAULT_MARGIN_BITS, powers_of_tw
     return np.clip(np.round(np.exp2(share)), 1, 2**MAX_DIM_BIN_BITS).astype(np.int64)
 
 
-def _strides(nbins, layout):
-    """Mixed-radix stride of each dimension within its block (j = sum k_d stride_d)."""
+def _strides(nbins, layout, error=InputError):
+    """Mixed-radix stride of each dimension within its block (j = sum k_d stride_d).
+
+    Raises:
+        ``error`` (InputError by default; the decoder passes FormatError): a block has
+            2^62 bins or more.
+    """
     strides = np.ones(nbins.shape[0], dtype=np.int64)
     for s, n in zip(layout.starts.tolist(), layout.lengths.tolist()):
         acc = 1
         for k in range(s, s + n):
             strides[k] = acc
             acc *= int(nbins[k])
-        if acc >= 2**62:
-            raise InputError(f"the block at dimension {s} has 2^{math.log2(acc):.0f} bins; at most 2^62 fit")
+            if acc >= 2**62:
+                raise error(f"the block at dimension {s} has 2^{math.log2(acc):.0f} bins or more; at most 2^62 fit")
     return strides
 
 
@@ -491,10 +496,24 @@ def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_pro
     return sample_values(seed, prior.flat(), layout, nbins, bins, local).reshape(tuple(header.shape))
 
 
-def _read_fields(header, words, seed, prior, index_model, mi_profile):
-    from .codec import decoder_prior, read_layout
+def _decoder_prior(header, seed, prior, index_model):
+    """The decoder's prior (default N(0, 1)), built only once the header, the seed, the prior
+    and the index model have been checked against the file (``container.check_tag``)."""
+    from .codec import _check_index_model
 
-    prior = decoder_prior(header, seed, prior, index_model)
+    split_seed(seed)
+    shape = tuple(header.shape)
+    if prior is not None and prior.shape != shape:
+        raise InputError(f"the file holds shape {shape} but the prior has shape {prior.shape}")
+    container.check_tag(header, seed, None if prior is None else prior.mean, None if prior is None else prior.std)
+    _check_index_model(header, index_model)
+    return standard_normal_like(shape) if prior is None else prior
+
+
+def _read_fields(header, words, seed, prior, index_model, mi_profile):
+    from .codec import read_layout
+
+    prior = _decoder_prior(header, seed, prior, index_model)
     shape = tuple(header.shape)
     params = header.params
     num_dims = int(np.prod(shape, dtype=np.int64))
@@ -539,7 +558,7 @@ def _read_fields(header, words, seed, prior, index_model, mi_profile):
         exponents = reader.read_quantized_gaussian(num_dims, 0, MAX_DIM_BIN_BITS, params["sp_exp_mean"],
                                                    params["sp_exp_std"])
         nbins = (np.int64(1) << exponents).astype(np.int64)
-    _strides(nbins, layout)
+    _strides(nbins, layout, FormatError)
     split = nbins > 1
     bins = np.zeros(num_dims, dtype=np.int64)
     bins[split] = reader.read_uniform(nbins[split])

@@ -105,13 +105,16 @@ class UQPrior:
         object.__setattr__(self, "loc", np.array(loc, dtype=np.float64))
         object.__setattr__(self, "scale", np.array(scale, dtype=np.float64))
 
-    def broadcast_to(self, shape, name="prior"):
-        """Flat loc and scale arrays for an array of ``shape``."""
+    def views(self, shape, name="prior"):
+        """loc and scale as read-only views of ``shape`` (nothing is copied)."""
         try:
-            loc = np.broadcast_to(self.loc, shape)
-            scale = np.broadcast_to(self.scale, shape)
+            return np.broadcast_to(self.loc, shape), np.broadcast_to(self.scale, shape)
         except ValueError:
             raise InputError(f"{name} has shape {self.loc.shape}, which does not fit values of shape {tuple(shape)}") from None
+
+    def broadcast_to(self, shape, name="prior"):
+        """Flat loc and scale arrays for an array of ``shape``."""
+        loc, scale = self.views(shape, name)
         return np.ascontiguousarray(loc).ravel(), np.ascontiguousarray(scale).ravel()
 
     def standard_cdf(self, t):
@@ -371,14 +374,12 @@ def decode_uq(data, seed, prior):
         raise MismatchError(f"this file was coded with a {families[family_id]} prior ({want[0]}/{want[1]}), "
                             f"not a {prior.family} one")
     alpha = header.params.get("uq_alpha")
-    if alpha is not None and not alpha > 0:
-        raise FormatError("the uq file holds an invalid alpha")
     shape = tuple(header.shape)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = container.check_header(header)  # alpha's range and the shape, before any allocation
     if count == 0:
         raise FormatError("the file holds an empty array")
+    container.check_tag(header, seed, *prior.views(shape))  # the prior is copied only after the tag matches
     loc, scale = prior.broadcast_to(shape)
-    container.check_tag(header, seed, loc.reshape(shape), scale.reshape(shape))
     u = dither(seed, count)
     centre, mean = _model_means(loc, _effective_dither(u, alpha))
     g, groups = _groups(scale)
