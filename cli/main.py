@@ -16,6 +16,7 @@ from rec_codec import codec, container, uq
 from rec_codec.batch import DEFAULT_CHUNK_ITEMS
 from rec_codec.entropy import EmpiricalIndexModel
 from rec_codec.errors import RecCodecError
+from rec_codec.interrupts import Interrupted
 from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
 from rec_codec.training import fit_index_model
 from reccodec_cli import model_commands
@@ -62,15 +63,21 @@ def friendly_errors(command):
     return wrapper
 
 
+def _read_stdin():
+    if sys.stdin.isatty():
+        raise CliError("refusing to read binary data from a terminal; pipe a file in or name it instead of -")
+    return sys.stdin.buffer.read()
+
+
 def _read_input(path):
     if path == "-":
-        return sys.stdin.buffer.read()
+        return _read_stdin()
     return container.read_file(path)
 
 
 def _load_target(path, name):
     if path == "-":
-        return load_gaussian_bytes(sys.stdin.buffer.read(), "stdin")
+        return load_gaussian_bytes(_read_stdin(), "stdin")
     return load_gaussian(path, name or path)
 
 
@@ -201,7 +208,7 @@ def encode(ctx, target, output, seed, algorithm, prior_path, alpha, eps, hybrid_
     if algorithm == "uq":
         if mi_profile_path is not None:
             raise CliError("--mi-profile applies to sp-pfr and sp-orc only")
-        y, uq_prior = (uq.load_uq_values_bytes(sys.stdin.buffer.read(), "stdin") if target == "-"
+        y, uq_prior = (uq.load_uq_values_bytes(_read_stdin(), "stdin") if target == "-"
                        else uq.load_uq_values(target))
         result = uq.encode_uq(y, uq_prior, seed, **options)
     else:
@@ -469,7 +476,7 @@ def main(argv=None):
         _fail(e.format_message(), e.exit_code)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         _fail("interrupted", 130)
     sys.exit(0)
 

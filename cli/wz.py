@@ -44,7 +44,11 @@ def _errors(command):
 
 
 def _read(path):
-    return sys.stdin.buffer.read() if path == "-" else container.read_file(path)
+    if path != "-":
+        return container.read_file(path)
+    if sys.stdin.isatty():
+        raise click.ClickException("refusing to read binary data from a terminal; pipe a file in or name it instead of -")
+    return sys.stdin.buffer.read()
 
 
 def _load_npy(path, what):

@@ -121,9 +121,10 @@ def throughput(dims_list, dinf_bits=20.0, blocks=6, threads=1, seed=1, repeat=3)
             tiled = [np.tile(x, blocks) for x in (a, b, c, lrmax)]
             ids = np.arange(blocks, dtype=np.int64)
             lengths = np.full(blocks, dims, dtype=np.int64)
-            search_blocks(k0, k1, ids[:1], ids[:1] * dims, lengths[:1], *tiled, 0, 2**40)  # compile
+            stop, done = np.zeros(1, dtype=np.int64), np.zeros(blocks, dtype=np.uint8)
+            search_blocks(k0, k1, ids[:1], ids[:1] * dims, lengths[:1], *tiled, 0, 2**40, stop, done)  # compile
             steps, seconds = _best_of(repeat, lambda: search_blocks(k0, k1, ids, ids * dims, lengths, *tiled, 0,
-                                                                    2**40)[1].sum())
+                                                                    2**40, stop, done)[1].sum())
             measured = [("numba", int(steps), seconds)]
             for impl in ("numpy", "numpy-generator"):
                 def run():

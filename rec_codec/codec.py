@@ -19,6 +19,7 @@ from .blocks import BlockLayout, layout_by_budget, layout_fixed
 from .distributions import DiagonalGaussian, dinf_bits, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter, zipf_lambda, zipf_octave_probabilities
 from .errors import FormatError, InputError, MismatchError
+from .interrupts import run_search
 from .narrowing import narrow_stds
 from .philox_numpy import candidate_normals
 from .seed import split_seed
@@ -191,10 +192,8 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
     Raises:
         InputError: when a block runs past max_steps.
     """
-    # numba is imported here, not at the top: decoding never needs it, and it costs most of a
-    # second of start-up
-    import numba
-
+    # the kernels are imported here, not at the top: decoding never needs numba, and it costs
+    # most of a second of start-up
     from .kernels.parallel import search_blocks
 
     k0, k1 = split_seed(seed)
@@ -204,16 +203,8 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
         block_ids = np.arange(layout.num_blocks, dtype=np.int64)
     n = 0 if algorithm == "pfr" else int(orc_candidates)
     nb = layout.num_blocks
-    chunk = nb if progress is None else max(4 * numba.get_num_threads(), -(-nb // 100))
-    indices = np.empty(nb, dtype=np.int64)
-    steps = np.empty(nb, dtype=np.int64)
-    with numba.parallel_chunksize(1):  # blocks differ in work: hand them out one at a time
-        for lo in range(0, nb, chunk):
-            hi = min(lo + chunk, nb)
-            indices[lo:hi], steps[lo:hi] = search_blocks(
-                k0, k1, block_ids[lo:hi], starts[lo:hi], lengths[lo:hi], a, b, c, lrmax, n, int(max_steps))
-            if progress is not None:
-                progress(hi, nb)
+    indices, steps = run_search(nb, lambda stop, done: search_blocks(
+        k0, k1, block_ids, starts, lengths, a, b, c, lrmax, n, int(max_steps), stop, done), progress)
     if (indices < 0).any():
         i = int(np.argmax(indices < 0))
         raise InputError(f"block {i} ran past --max-steps {max_steps} candidates; use a larger --max-steps, "

@@ -27,7 +27,6 @@ A power of two gives up at most a factor 2 of speed per dimension against floor(
 import math
 import time
 
-import numba
 import numpy as np
 
 from . import codec, container
@@ -35,6 +34,7 @@ from .blocks import layout_by_budget, layout_fixed
 from .distributions import kl_bits, log_ratio_coefficients
 from .entropy import PayloadReader, PayloadWriter
 from .errors import FormatError, InputError
+from .interrupts import run_search
 from .kernels.hybrid import hybrid_search_blocks, hybrid_values, truncated_lrmax, window_symbols
 from .rng import split_seed
 
@@ -168,12 +168,9 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
             raise InputError(f"--orc-candidates must be in [1, 2^40], got {orc_candidates}")
     k0, k1 = split_seed(seed)
     block_ids = np.arange(layout.num_blocks, dtype=np.int64)
-    with numba.parallel_chunksize(1):
-        indices, steps = hybrid_search_blocks(
-            k0, k1, block_ids, layout.starts, layout.lengths, plan["a"], plan["b"], plan["c"], plan["zlo"],
-            plan["zhi"], plan["m"], plan["start"], orc_candidates if orc else 0, int(max_steps))
-    if progress is not None:
-        progress(layout.num_blocks, layout.num_blocks)
+    indices, steps = run_search(layout.num_blocks, lambda stop, done: hybrid_search_blocks(
+        k0, k1, block_ids, layout.starts, layout.lengths, plan["a"], plan["b"], plan["c"], plan["zlo"], plan["zhi"],
+        plan["m"], plan["start"], orc_candidates if orc else 0, int(max_steps), stop, done), progress)
     if (indices < 0).any():
         i = int(np.argmax(indices < 0))
         limit = f"{orc_candidates} ORC candidates" if orc else f"--max-steps {max_steps} candidates"

@@ -33,6 +33,7 @@ from . import narrowing
 from .blocks import BlockLayout, halve_blocks, halving_leaves
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients
 from .errors import InputError
+from .interrupts import run_search
 from .philox_numpy import candidate_normals
 from .record_coder import cumulative_table
 from .seed import split_seed
@@ -195,14 +196,20 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
         from .kernels.parallel import search_keyed_blocks
 
         a, b, c, lrmax = tables
-        indices, steps = search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps))
+
+        def search(stop, done):
+            return search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps), stop, done)
     else:
         from .kernels.partition import sp_search_keyed_blocks
 
         a, b, c, tstart, offset, cum, lrmax_p, nbins = tables
         strides = _strides(nbins, starts, lengths)
-        indices, steps = sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides,
-                                                tstart, offset, cum, lrmax_p, int(max_steps), bins)
+
+        def search(stop, done):
+            return sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides, tstart,
+                                          offset, cum, lrmax_p, int(max_steps), bins, stop, done)
+
+    indices, steps = run_search(lengths.shape[0], search)
     if (indices < 0).any():
         j = int(np.argmax(indices < 0))
         raise InputError(f"item {item_of[j]}: block {block_ids[j]} ran past {max_steps} candidates")

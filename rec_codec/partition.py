@@ -41,7 +41,6 @@ import numbers
 import time
 import zlib
 
-import numba
 import numpy as np
 
 from . import container
@@ -50,6 +49,7 @@ from .codec import SP_ALGORITHMS
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter
 from .errors import FormatError, InputError, MismatchError
+from .interrupts import run_search
 from .kernels.partition import bin_tables, sp_candidate_values, sp_search_blocks
 from .rng import split_seed
 
@@ -293,17 +293,9 @@ def _search(target, prior, seed, layout, nbins, num_candidates, max_steps, progr
     block_ids = np.arange(layout.num_blocks, dtype=np.int64)
     nb = layout.num_blocks
     bins = np.zeros(nbins.shape[0], dtype=np.int64)
-    local = np.empty(nb, dtype=np.int64)
-    steps = np.empty(nb, dtype=np.int64)
-    chunk = nb if progress is None else max(4 * numba.get_num_threads(), -(-nb // 100))
-    with numba.parallel_chunksize(1):
-        for lo in range(0, nb, chunk):
-            hi = min(lo + chunk, nb)
-            local[lo:hi], steps[lo:hi] = sp_search_blocks(
-                k0, k1, block_ids[lo:hi], starts[lo:hi], lengths[lo:hi], a, b, c, nbins, strides, tstart, offset,
-                cum, lrmax_p, int(num_candidates), int(max_steps), bins)
-            if progress is not None:
-                progress(hi, nb)
+    local, steps = run_search(nb, lambda stop, done: sp_search_blocks(
+        k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
+        int(num_candidates), int(max_steps), bins, stop, done), progress)
     return bins, local, steps, strides, layout.block_sums(lrmax_p) / _LN2
 
 

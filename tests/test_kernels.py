@@ -12,6 +12,8 @@ from rec_codec.blocks import layout_fixed
 from rec_codec.codec import candidates, search
 from rec_codec.distributions import DiagonalGaussian, log_ratio_coefficients, standard_normal_like
 from rec_codec.kernels.pfr import pfr_block
+
+NO_STOP = np.zeros(1, dtype=np.int64)
 from rec_codec.reference import pfr_reference
 
 
@@ -58,7 +60,7 @@ def test_kernel_matches_numpy_reference_choice():
     a, b, c, lrmax = log_ratio_coefficients(target, standard_normal_like((3,)))
     k0, k1 = rng.split_seed(31)
     for block in range(40):
-        assert pfr_block(k0, k1, block, a, b, c, lrmax, 2**40) == pfr_reference(a, b, c, lrmax, 31, block)
+        assert pfr_block(k0, k1, block, a, b, c, lrmax, 2**40, NO_STOP) == pfr_reference(a, b, c, lrmax, 31, block)
 
 
 def brute_force_pfr(a, b, c, seed, block, count):
@@ -76,7 +78,7 @@ def test_pfr_early_stop_and_filter_never_change_the_choice():
     a, b, c, lrmax = log_ratio_coefficients(target, standard_normal_like((2,)))
     k0, k1 = rng.split_seed(8)
     for block in range(30):
-        index, steps = pfr_block(k0, k1, block, a, b, c, lrmax, 2**40)
+        index, steps = pfr_block(k0, k1, block, a, b, c, lrmax, 2**40, NO_STOP)
         assert index == brute_force_pfr(a, b, c, 8, block, max(20 * steps, 4096))
 
 

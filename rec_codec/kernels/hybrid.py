@@ -96,7 +96,7 @@ def _log_ratio(n, block, k0, k1, order, slo, shi, a, b, c, zlo, zhi, m, start, f
 
 
 @numba.njit(cache=True)
-def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max_steps):
+def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max_steps, stop):
     """Search one block: PFR when num_candidates == 0, else ORC over num_candidates.
 
     Args:
@@ -107,6 +107,7 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
         m: the widths M_d (float); start: the window's left end in w, per dimension.
         num_candidates: 0 for PFR, else ORC's N.
         max_steps: PFR's cap on candidates.
+        stop: int64[1]; the search returns (-2, steps) at the next batch once stop[0] != 0.
     Returns:
         (index, steps): index is -1 when no candidate was accepted within the limit.
     """
@@ -130,6 +131,8 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
     t = 0.0
     n0 = 0
     while n0 < limit:
+        if stop[0] != 0:
+            return -2, n0
         fill_uniforms(u_first, n0, block, first_stream, k0, k1)
         fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
         for j in range(BATCH):
@@ -156,10 +159,12 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
     return best, limit
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def hybrid_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, zlo, zhi, m, start,
-                         num_candidates, max_steps):
-    """``hybrid_block`` of every block, in parallel over blocks (flat per-dimension inputs)."""
+                         num_candidates, max_steps, stop, done):
+    """``hybrid_block`` of every block, in parallel over blocks (flat per-dimension inputs).
+
+    stop and done as in ``parallel.search_blocks``."""
     nb = starts.shape[0]
     indices = np.empty(nb, dtype=np.int64)
     steps = np.empty(nb, dtype=np.int64)
@@ -167,9 +172,10 @@ def hybrid_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, zlo, zhi, 
         s = starts[i]
         e = s + lengths[i]
         index, count = hybrid_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], zlo[s:e], zhi[s:e],
-                                    m[s:e], start[s:e], num_candidates, max_steps)
+                                    m[s:e], start[s:e], num_candidates, max_steps, stop)
         indices[i] = index
         steps[i] = count
+        done[i] = 1
     return indices, steps
 
 

@@ -20,7 +20,7 @@ BATCH = 64
 
 
 @numba.njit(cache=True)
-def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates):
+def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
     """Search one block with ORC over num_candidates candidates.
 
     Args:
@@ -28,6 +28,7 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates):
         block: block index (counter field).
         a, b, c, lrmax: per-dimension log-ratio coefficients and suprema (may be +inf).
         num_candidates: N.
+        stop: int64[1]; the search returns (-2, steps) at the next batch once stop[0] != 0.
     Returns:
         (index, steps): the chosen candidate in [0, N) and how many were drawn.
     """
@@ -50,6 +51,8 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates):
     t = 0.0
     n0 = 0
     while n0 < num_candidates:
+        if stop[0] != 0:
+            return -2, n0
         fill_uniforms(u_first, n0, block, first_stream, k0, k1)
         fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
         for j in range(BATCH):

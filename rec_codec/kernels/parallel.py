@@ -11,8 +11,8 @@ from .orc import orc_block
 from .pfr import pfr_block
 
 
-@numba.njit(cache=True, parallel=True)
-def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candidates, max_steps):
+@numba.njit(cache=True, parallel=True, nogil=True)
+def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candidates, max_steps, stop, done):
     """Index and steps of every block: PFR when orc_candidates == 0, else ORC.
 
     Args:
@@ -22,6 +22,8 @@ def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candid
         a, b, c, lrmax: flat per-dimension log-ratio coefficients.
         orc_candidates: 0 for PFR, else ORC's N.
         max_steps: PFR's cap on candidates per block.
+        stop: int64[1]; every block gives up (index -2) once stop[0] != 0 (see ``interrupts``).
+        done: uint8 per block, out: set to 1 when the block is finished.
     Returns:
         (indices, steps): int64 arrays; an index of -1 means the cap ran out.
     """
@@ -32,16 +34,17 @@ def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candid
         s = starts[i]
         e = s + lengths[i]
         if orc_candidates == 0:
-            index, n = pfr_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], max_steps)
+            index, n = pfr_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], max_steps, stop)
         else:
-            index, n = orc_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], orc_candidates)
+            index, n = orc_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], orc_candidates, stop)
         indices[i] = index
         steps[i] = n
+        done[i] = 1
     return indices, steps
 
 
-@numba.njit(cache=True, parallel=True)
-def search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, max_steps):
+@numba.njit(cache=True, parallel=True, nogil=True)
+def search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, max_steps, stop, done):
     """PFR on every block, each with its own seed key words (k0s[i], k1s[i]).
 
     The items of a batch each have their own seed; this searches all of their blocks in
@@ -53,7 +56,8 @@ def search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, ma
     for i in numba.prange(nb):
         s = starts[i]
         e = s + lengths[i]
-        index, n = pfr_block(k0s[i], k1s[i], block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], max_steps)
+        index, n = pfr_block(k0s[i], k1s[i], block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], max_steps, stop)
         indices[i] = index
         steps[i] = n
+        done[i] = 1
     return indices, steps

@@ -132,7 +132,7 @@ def _draw_bin(cum, s, nb, u):
 
 @numba.njit(cache=True)
 def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p, num_candidates, max_steps,
-             out_bins):
+             out_bins, stop):
     """Search one block over P' with PFR (num_candidates == 0) or ORC (N = num_candidates).
 
     Args:
@@ -145,6 +145,7 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
         num_candidates: 0 for PFR, else ORC's N.
         max_steps: PFR's cap on candidates.
         out_bins: out, the chosen bin k_d of each dimension.
+        stop: int64[1]; the search returns (-2, steps) at the next batch once stop[0] != 0.
     Returns:
         (local, steps): the chosen candidate's index within its bin and the candidates drawn;
         local is -1 when PFR ran past max_steps.
@@ -168,6 +169,8 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
     t = 0.0
     n0 = 0
     while n0 < limit:
+        if stop[0] != 0:
+            return -2, n0
         fill_uniforms(draws[0], n0, block, STREAM_ARRIVAL, k0, k1)
         for k in range(d):
             if nbins[k] > 1:
@@ -212,10 +215,12 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
     return (best_local if orc else -1), limit
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def sp_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
-                     num_candidates, max_steps, out_bins):
-    """``sp_block`` on every block in parallel; returns (local indices, steps), int64 arrays."""
+                     num_candidates, max_steps, out_bins, stop, done):
+    """``sp_block`` on every block in parallel; returns (local indices, steps), int64 arrays.
+
+    stop and done as in ``parallel.search_blocks``."""
     nblocks = starts.shape[0]
     local = np.empty(nblocks, dtype=np.int64)
     steps = np.empty(nblocks, dtype=np.int64)
@@ -223,9 +228,10 @@ def sp_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides
         s = starts[i]
         e = s + lengths[i]
         m, n = sp_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], nbins[s:e], strides[s:e], tstart[s:e],
-                        offset, cum, lrmax_p[s:e], num_candidates, max_steps, out_bins[s:e])
+                        offset, cum, lrmax_p[s:e], num_candidates, max_steps, out_bins[s:e], stop)
         local[i] = m
         steps[i] = n
+        done[i] = 1
     return local, steps
 
 
@@ -246,9 +252,9 @@ def sp_candidate_values(k0, k1, block_ids, starts, lengths, nbins, strides, bins
             out[s + k] = mean[s + k] + std[s + k] * z
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum,
-                           lrmax_p, max_steps, out_bins):
+                           lrmax_p, max_steps, out_bins, stop, done):
     """SP-PFR on every block, each with its own seed key words (k0s[i], k1s[i]); otherwise
     as ``sp_search_blocks``."""
     nblocks = starts.shape[0]
@@ -258,7 +264,8 @@ def sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins,
         s = starts[i]
         e = s + lengths[i]
         m, n = sp_block(k0s[i], k1s[i], block_ids[i], a[s:e], b[s:e], c[s:e], nbins[s:e], strides[s:e],
-                        tstart[s:e], offset, cum, lrmax_p[s:e], 0, max_steps, out_bins[s:e])
+                        tstart[s:e], offset, cum, lrmax_p[s:e], 0, max_steps, out_bins[s:e], stop)
         local[i] = m
         steps[i] = n
+        done[i] = 1
     return local, steps

@@ -31,7 +31,7 @@ def _stop_product(t0, log_best, lrmax_total):
 
 
 @numba.njit(cache=True)
-def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps):
+def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
     """Search one block with PFR.
 
     Args:
@@ -39,6 +39,7 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps):
         block: block index (counter field).
         a, b, c, lrmax: per-dimension log-ratio coefficients and suprema (finite).
         max_steps: give up after this many candidates.
+        stop: int64[1]; the search returns (-2, steps) at the next batch once stop[0] != 0.
     Returns:
         (index, steps): the chosen candidate and how many candidates were drawn; index is
         -1 when max_steps ran out first.
@@ -61,6 +62,8 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps):
     t0 = 0.0
     n0 = 0
     while n0 < max_steps:
+        if stop[0] != 0:
+            return -2, n0
         fill_uniforms(u_first, n0, block, first_stream, k0, k1)
         fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
         prod = 1.0
