@@ -250,10 +250,12 @@ def encode(ctx, target, output, seed, algorithm, prior_path, alpha, eps, hybrid_
 @click.option("--mi-profile", "mi_profile_path", metavar="PROFILE.npy", help="The encoder's MI profile, if any.")
 @click.option("--model", "model_path", metavar="MODEL.rcm", help="The encoder's codec model, if any.")
 @click.option("--item", type=click.IntRange(min=0), help="--model: decode this item alone (default: all).")
+@click.option("--max-dims", type=click.IntRange(1, 2**63 - 1), default=container.MAX_DIMS, show_default=True,
+              help="Refuse a file that declares more elements than this (a corrupt header allocates nothing).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.pass_context
 @friendly_errors
-def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, model_path, item, force):
+def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, model_path, item, max_dims, force):
     """Decode IN.rec into the encoder's sample (float64, the target's shape).
 
     With --model, a container decodes to [N, ...] (or one item with --item) and a record to
@@ -268,18 +270,18 @@ def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, 
                                  mi_profile_path, model_path))
     if model_path is not None:
         model_commands.refuse_fixed_options(ctx, "decode")
-        sample = model_commands.decode_with_model(_read_input(source), model_path, seed, item)
+        sample = model_commands.decode_with_model(_read_input(source), model_path, seed, item, max_dims)
         write_output(output, npy_bytes(sample), force)
         return
     if item is not None:
         raise click.UsageError("--item applies with --model only")
     data = _read_input(source)
     if container.describe(data)["algorithm"] == "uq":
-        sample = uq.decode_uq(data, seed, uq.load_uq_prior(prior_path) if prior_path else None)
+        sample = uq.decode_uq(data, seed, uq.load_uq_prior(prior_path) if prior_path else None, max_dims)
     else:
         prior = load_gaussian(prior_path) if prior_path else None
         sample = codec.decode(data, seed, prior=prior, index_model=_load_index_model(index_model),
-                              mi_profile=_load_mi_profile(mi_profile_path))
+                              mi_profile=_load_mi_profile(mi_profile_path), max_dims=max_dims)
     write_output(output, npy_bytes(sample), force)
 
 

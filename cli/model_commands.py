@@ -72,13 +72,13 @@ def _approximate_note(result):
             f"<= {result.tv_bound.max():.2g}")
 
 
-def decode_with_model(data, model_path, seed, item):
+def decode_with_model(data, model_path, seed, item, max_dims=container.MAX_DIMS):
     """``reccodec decode --model``: the sample(s) of a container or a framed record."""
     model = read_model(model_path)
     if batch.is_container(data):
         if item is None:
-            return batch.decode_batch(data, model, seed)
-        return batch.decode_batch(data, model, seed, items=[item])[0]
+            return batch.decode_batch(data, model, seed, max_dims=max_dims)
+        return batch.decode_batch(data, model, seed, items=[item], max_dims=max_dims)[0]
     if batch.is_record(data):
         return batch.decode_record(data, model, seed, 0 if item is None else item)
     if data[:4] == container.MAGIC:

@@ -28,6 +28,11 @@ __all__ = [
     "ALGORITHMS",
     "DEFAULT_BLOCK_BITS",
     "DEFAULT_MAX_STEPS",
+    "MAX_STD_RATIO",
+    "MAX_MEAN_SIGMAS",
+    "check_target_range",
+    "check_max_steps",
+    "MAX_MAX_STEPS",
     "EncodeResult",
     "plan_blocks",
     "search",
@@ -48,10 +53,14 @@ OTHER_ALGORITHMS = ("hybrid",)
 NARROWED_ALGORITHMS = ("pfr", "sp-pfr")
 DEFAULT_BLOCK_BITS = 16.0
 DEFAULT_MAX_STEPS = 2**31
+MAX_MAX_STEPS = 2**62  # the kernels count steps in int64
 # A block closes before its D_inf passes the KL budget by this much: PFR's steps grow as
 # 2^D_inf, and dimensions with little KL can still carry most of a bit of D_inf each.
 DINF_SLACK_BITS = 4.0
 _MAX_ORC_LOG2 = 40
+#: limits of a target against its prior, per dimension (``check_target_range``)
+MAX_STD_RATIO = 2.0**32
+MAX_MEAN_SIGMAS = 2.0**32
 
 
 @dataclass
@@ -110,10 +119,42 @@ def _check_algorithm(algorithm):
 
 def _resolve_prior(target, prior):
     if prior is None:
-        return standard_normal_like(target.shape)
-    if prior.shape != target.shape:
+        prior = standard_normal_like(target.shape)
+    elif prior.shape != target.shape:
         raise InputError(f"target has shape {target.shape} but the prior has shape {prior.shape}")
+    check_target_range(target, prior)
     return prior
+
+
+def check_max_steps(max_steps):
+    """``max_steps`` as an int in [1, ``MAX_MAX_STEPS``]; InputError otherwise."""
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
+            or not 1 <= max_steps <= MAX_MAX_STEPS:
+        raise InputError(f"--max-steps must be an integer in [1, 2^{MAX_MAX_STEPS.bit_length() - 1}], got {max_steps!r}")
+    return int(max_steps)
+
+
+def check_target_range(target, prior):
+    """Refuse a target too far from the prior for any algorithm's arithmetic.
+
+    A dimension whose std is more than ``MAX_STD_RATIO`` times smaller or larger than the
+    prior's, or whose mean lies more than ``MAX_MEAN_SIGMAS`` prior stds from the prior's,
+    carries far more than the 2^40 candidates of any search can code, and would overflow
+    the planning (KL, D_inf, candidate counts) to infinity.
+
+    Raises:
+        InputError: naming the first such dimension.
+    """
+    ratio = target.std / prior.std
+    offset = np.abs(target.mean - prior.mean) / prior.std
+    bad = ~((ratio >= 1.0 / MAX_STD_RATIO) & (ratio <= MAX_STD_RATIO) & (offset <= MAX_MEAN_SIGMAS))
+    if bad.any():
+        i = int(np.argmax(bad.ravel()))
+        name = _dimension_name(target.shape, i)
+        raise InputError(f"dimension {name}: target N({target.mean.flat[i]:.6g}, {target.std.flat[i]:.6g}^2) is too far "
+                         f"from the prior N({prior.mean.flat[i]:.6g}, {prior.std.flat[i]:.6g}^2) to code: the stds "
+                         f"may differ by a factor of at most 2^{int(math.log2(MAX_STD_RATIO))} and the means by at "
+                         f"most 2^{int(math.log2(MAX_MEAN_SIGMAS))} prior stds")
 
 
 def _dimension_name(shape, flat_index):
@@ -169,9 +210,19 @@ def plan_blocks(target, prior, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, b
 
 
 def default_orc_candidates(layout, kl):
-    """ORC's N: 2^(budget + 2), the budget being the largest block KL rounded up."""
-    budget = math.ceil(float(layout.block_sums(kl).max()))
-    return 2 ** min(max(budget, 0) + 2, _MAX_ORC_LOG2)
+    """ORC's N: 2^(budget + 2), the budget being the largest block KL rounded up.
+
+    Raises:
+        InputError: the budget passes 2^(40 - 2): no N up to 2^40 could code the block.
+    """
+    block_kl = layout.block_sums(kl)
+    budget = math.ceil(float(block_kl.max()))
+    if budget + 2 > _MAX_ORC_LOG2:
+        i = int(np.argmax(block_kl))
+        raise InputError(f"block {i} has KL {float(block_kl[i]):.4g} bits: ORC would need 2^{budget + 2} candidates, "
+                         f"more than 2^{_MAX_ORC_LOG2}; use --algorithm sp-orc (it splits a dimension into bins) "
+                         "or a wider target")
+    return 2 ** max(budget + 2, 2)
 
 
 def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
@@ -273,6 +324,7 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
     Raises:
         InputError: invalid target, prior, seed or options.
     """
+    max_steps = check_max_steps(max_steps)
     if algorithm not in NARROWED_ALGORITHMS:
         return _encode(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates, index_model,
                        max_steps, progress, mi_profile, **options)
@@ -399,18 +451,18 @@ def read_layout(header, reader, num_dims):
     return BlockLayout(np.append(coded, last))
 
 
-def decoder_prior(header, seed, prior, index_model):
-    """The decoder's prior (default N(0, 1)) after checking the seed, prior and index model
-    against the file's header."""
+def decoder_prior(header, seed, prior, index_model, max_dims=container.MAX_DIMS):
+    """The decoder's prior (default N(0, 1)), built only once the header's ranges, the seed,
+    the prior and the index model have been checked against the file (``container.check_tag``
+    hashes the default prior without building it), so a corrupt header allocates nothing."""
     split_seed(seed)
     shape = tuple(header.shape)
-    if prior is None:
-        prior = standard_normal_like(shape)
-    elif prior.shape != shape:
+    if prior is not None and prior.shape != shape:
         raise InputError(f"the file holds shape {shape} but the prior has shape {prior.shape}")
-    container.check_tag(header, seed, prior.mean, prior.std)
+    container.check_tag(header, seed, None if prior is None else prior.mean, None if prior is None else prior.std,
+                        max_dims)
     _check_index_model(header, index_model)
-    return prior
+    return standard_normal_like(shape) if prior is None else prior
 
 
 def _check_index_model(header, index_model):
@@ -425,7 +477,7 @@ def _check_index_model(header, index_model):
                             f"file has {stored:08x})")
 
 
-def decode(data, seed, prior=None, index_model=None, mi_profile=None):
+def decode(data, seed, prior=None, index_model=None, mi_profile=None, max_dims=container.MAX_DIMS):
     """Decode a reccodec file into the encoder's sample, bit for bit.
 
     Args:
@@ -434,10 +486,13 @@ def decode(data, seed, prior=None, index_model=None, mi_profile=None):
         prior (DiagonalGaussian or None): the encoder's prior; default N(0, 1).
         index_model (EmpiricalIndexModel or None): the encoder's index model, if it used one.
         mi_profile (array_like or None): the encoder's MI profile (sp-pfr, sp-orc), if any.
+        max_dims (int): the most elements a file may declare (``--max-dims``); a larger
+            shape is refused before anything is allocated.
     Returns:
         np.ndarray: float64 sample of the target's shape.
     Raises:
-        FormatError: corrupt, truncated or foreign data.
+        FormatError: corrupt, truncated or foreign data, a parameter out of range, or more
+            than max_dims elements.
         MismatchError: another seed, prior or index model than the encoder's.
         InputError: a prior of the wrong shape or an invalid seed.
     """
@@ -445,12 +500,12 @@ def decode(data, seed, prior=None, index_model=None, mi_profile=None):
     if header.algorithm in SP_ALGORITHMS:
         from .partition import decode_partitioned
 
-        return decode_partitioned(header, words, seed, prior, index_model, mi_profile)
+        return decode_partitioned(header, words, seed, prior, index_model, mi_profile, max_dims)
     if mi_profile is not None:
         raise MismatchError("this file was coded without an MI profile; do not pass --mi-profile")
     if header.algorithm not in ALGORITHMS + OTHER_ALGORITHMS:
         raise FormatError(f"this reccodec cannot decode algorithm {header.algorithm!r} files")
-    prior = decoder_prior(header, seed, prior, index_model)
+    prior = decoder_prior(header, seed, prior, index_model, max_dims)
     shape = tuple(header.shape)
     num_dims = int(np.prod(shape, dtype=np.int64))
     if num_dims == 0:

@@ -586,28 +586,31 @@ def describe(data: bytes) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the tag
 
 
-def check_header(header: Header) -> int:
+def check_header(header: Header, max_dims: int = MAX_DIMS) -> int:
     """Check what a decoder allocates and loops by, before it does: the shape and the params.
 
     Args:
         header: Header, from ``unpack``.
+        max_dims: int, the most elements the caller accepts (``--max-dims``; default
+            ``MAX_DIMS``).
 
     Returns:
         int, the number of elements of the file's array (the product of its shape, at most
-        ``MAX_DIMS``; 0 for an empty array, which each decoder refuses in its own words).
+        ``max_dims``; 0 for an empty array, which each decoder refuses in its own words).
 
     Raises:
-        FormatError: the shape has a dimension or a product above ``MAX_DIMS``, or a
+        FormatError: the shape has a dimension or a product above ``max_dims``, or a
             parameter lies outside its range in ``PARAM_RANGES``; the message names it.
+        InputError: ``max_dims`` is not a positive integer.
     """
+    max_dims = _check_max_dims(max_dims)
     size = 1
     for dim in header.shape:
         size *= dim
-        if dim > MAX_DIMS or size > MAX_DIMS:
+        if dim > max_dims or size > max_dims:
             raise FormatError(
-                f"the file declares an array of shape {tuple(header.shape)}, more than "
-                f"{MAX_DIMS} (2^{MAX_DIMS.bit_length() - 1}) elements: the file is corrupt or "
-                "too large for this reccodec"
+                f"the file declares an array of shape {tuple(header.shape)}, more than the "
+                f"{max_dims} elements allowed (--max-dims): the file is corrupt, or pass a larger --max-dims"
             )
     for name, value in header.params.items():
         low, high = PARAM_RANGES[name]
@@ -617,6 +620,12 @@ def check_header(header: Header) -> int:
                 "the file is corrupt"
             )
     return size
+
+
+def _check_max_dims(max_dims: Any) -> int:
+    if isinstance(max_dims, bool) or not isinstance(max_dims, (int, np.integer)) or not 1 <= max_dims < 2**63:
+        raise InputError(f"--max-dims must be an integer in [1, 2^63), got {max_dims!r}")
+    return int(max_dims)
 
 
 _TAG_CHUNK = 1 << 16  # elements hashed at a time
@@ -679,7 +688,11 @@ def seed_tag(seed: int, prior_mean: np.ndarray, prior_std: np.ndarray) -> int:
 
 
 def check_tag(
-    header: Header, seed: int, prior_mean: np.ndarray | None, prior_std: np.ndarray | None
+    header: Header,
+    seed: int,
+    prior_mean: np.ndarray | None,
+    prior_std: np.ndarray | None,
+    max_dims: int = MAX_DIMS,
 ) -> None:
     """Refuse a file a decoder must not trust, or a seed or prior other than the encoder's.
 
@@ -693,13 +706,14 @@ def check_tag(
         seed: int, the decoder's seed.
         prior_mean: array_like of float, the decoder's prior mean, or None (see above).
         prior_std: array_like of float, the decoder's prior standard deviation, or None.
+        max_dims: int, as ``check_header``.
 
     Raises:
         FormatError: as ``check_header``.
         MismatchError: the tag of (seed, prior) is not the one in the header.
         InputError: as ``seed_tag``.
     """
-    check_header(header)
+    check_header(header, max_dims)
     if prior_mean is None and prior_std is None:
         shape = tuple(header.shape)
         prior_mean, prior_std = np.broadcast_to(0.0, shape), np.broadcast_to(1.0, shape)

@@ -386,8 +386,13 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     num_candidates = 0
     if algorithm == "sp-orc":
         if orc_candidates is None:
-            budget = math.ceil(float(np.maximum(block_kl - log2_bins, 0.0).max()))
-            orc_candidates = 2 ** min(max(budget + 4, 4), _MAX_ORC_LOG2)
+            left = np.maximum(block_kl - log2_bins, 0.0)
+            budget = math.ceil(float(left.max()))
+            if budget + 4 > _MAX_ORC_LOG2:
+                i = int(np.argmax(left))
+                raise InputError(f"block {i} has {float(left[i]):.4g} bits of KL past its bins: SP-ORC would need "
+                                 f"2^{budget + 4} candidates, more than 2^{_MAX_ORC_LOG2}: the target is too far from the prior")
+            orc_candidates = 2 ** max(budget + 4, 4)
         num_candidates = int(orc_candidates)
         if not 1 <= num_candidates <= 2**_MAX_ORC_LOG2:
             raise InputError(f"--orc-candidates must be in [1, 2^{_MAX_ORC_LOG2}], got {num_candidates}")
@@ -471,12 +476,13 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
 # --------------------------------------------------------------------------- decode
 
 
-def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_profile=None):
+def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_profile=None,
+                       max_dims=container.MAX_DIMS):
     """Decode the payload of an SP-PFR or SP-ORC file (its header already unpacked).
 
     Args:
         header (container.Header), words (np.ndarray): from ``container.unpack``.
-        seed, prior, index_model: as ``codec.decode``.
+        seed, prior, index_model, max_dims: as ``codec.decode``.
         mi_profile (array_like or None): the encoder's MI profile, if it used one.
     Returns:
         np.ndarray: the encoder's sample, bit for bit.
@@ -484,28 +490,14 @@ def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_pro
         FormatError, MismatchError, InputError: as ``codec.decode``; MismatchError also for
             a missing or different MI profile.
     """
-    prior, layout, nbins, bins, local = _read_fields(header, words, seed, prior, index_model, mi_profile)
+    prior, layout, nbins, bins, local = _read_fields(header, words, seed, prior, index_model, mi_profile, max_dims)
     return sample_values(seed, prior.flat(), layout, nbins, bins, local).reshape(tuple(header.shape))
 
 
-def _decoder_prior(header, seed, prior, index_model):
-    """The decoder's prior (default N(0, 1)), built only once the header, the seed, the prior
-    and the index model have been checked against the file (``container.check_tag``)."""
-    from .codec import _check_index_model
+def _read_fields(header, words, seed, prior, index_model, mi_profile, max_dims=container.MAX_DIMS):
+    from .codec import decoder_prior, read_layout
 
-    split_seed(seed)
-    shape = tuple(header.shape)
-    if prior is not None and prior.shape != shape:
-        raise InputError(f"the file holds shape {shape} but the prior has shape {prior.shape}")
-    container.check_tag(header, seed, None if prior is None else prior.mean, None if prior is None else prior.std)
-    _check_index_model(header, index_model)
-    return standard_normal_like(shape) if prior is None else prior
-
-
-def _read_fields(header, words, seed, prior, index_model, mi_profile):
-    from .codec import read_layout
-
-    prior = _decoder_prior(header, seed, prior, index_model)
+    prior = decoder_prior(header, seed, prior, index_model, max_dims)
     shape = tuple(header.shape)
     params = header.params
     num_dims = int(np.prod(shape, dtype=np.int64))

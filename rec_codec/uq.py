@@ -343,17 +343,19 @@ def _tag(seed, prior, shape):
     return container.seed_tag(seed, loc.reshape(shape), scale.reshape(shape))
 
 
-def decode_uq(data, seed, prior):
+def decode_uq(data, seed, prior, max_dims=container.MAX_DIMS):
     """Decode a UQ file into the encoder's y_hat, bit for bit.
 
     Args:
         data (bytes): the file's content.
         seed (int): the encoder's seed.
         prior (UQPrior): the encoder's prior of y.
+        max_dims (int): the most elements a file may declare (``--max-dims``).
     Returns:
         np.ndarray: float64 y_hat of the encoded shape (y + u, or r_alpha(s_alpha(y) + u)).
     Raises:
-        FormatError: corrupt data, or not a UQ file.
+        FormatError: corrupt data, not a UQ file, a parameter out of range, or more than
+            max_dims elements.
         MismatchError: another seed, prior or prior family than the encoder's.
         InputError: a missing prior, or one that does not fit the file's shape.
     """
@@ -375,10 +377,10 @@ def decode_uq(data, seed, prior):
                             f"not a {prior.family} one")
     alpha = header.params.get("uq_alpha")
     shape = tuple(header.shape)
-    count = container.check_header(header)  # alpha's range and the shape, before any allocation
+    count = container.check_header(header, max_dims)  # alpha's range and the shape, before any allocation
     if count == 0:
         raise FormatError("the file holds an empty array")
-    container.check_tag(header, seed, *prior.views(shape))  # the prior is copied only after the tag matches
+    container.check_tag(header, seed, *prior.views(shape), max_dims)  # the prior is copied only after the tag matches
     loc, scale = prior.broadcast_to(shape)
     u = dither(seed, count)
     centre, mean = _model_means(loc, _effective_dither(u, alpha))

@@ -282,7 +282,7 @@ def _nsq_cells(source, delta, cosets, coset_code):
     members = 2.0 * (REACH * math.sqrt(source.cond_var) / delta + 1.0) / cosets + 2.0
     if coset_code == "uniform":
         return members
-    return max(members, 2.0 * math.ceil(REACH * math.sqrt(source.var_x) / delta) + 5.0)
+    return max(members, 2.0 * (REACH * math.sqrt(source.var_x) / delta + 1.0) + 5.0)  # inf for a tiny delta
 
 
 def _nsq_problem(source, delta, cosets, coset_code):
@@ -643,7 +643,7 @@ def _draw_groups(z, groups):
     return label.astype(np.int64), groups
 
 
-def decode_with_choices(data, y, model, seed, decoder=None):
+def decode_with_choices(data, y, model, seed, decoder=None, max_dims=container.MAX_DIMS):
     """Decode with side information y; also return the hard decoder's choices.
 
     Args:
@@ -654,6 +654,7 @@ def decode_with_choices(data, y, model, seed, decoder=None):
             read from the file.
         seed (int): the encoder's seed.
         decoder (str or None): "soft" or "hard".
+        max_dims (int): the most elements a file may declare (``--max-dims``).
     Returns:
         (xhat, choices): float64 estimate of x in the file's shape, and the hard choices
         (nsq: cell per sample; rec: candidate per block, -1 when no candidate carries the
@@ -670,7 +671,7 @@ def decode_with_choices(data, y, model, seed, decoder=None):
     if scheme != model.scheme:
         raise MismatchError(f"the file was coded with scheme {scheme!r} but the model names {model.scheme!r}")
     split_seed(seed)
-    container.check_header(header)
+    container.check_header(header, max_dims)
     shape = tuple(header.shape)
     y = _as_samples(y, "side information")
     if y.shape != shape:
@@ -743,9 +744,9 @@ def seed_tag_of(seed, model):
     return container.seed_tag(seed, model.source.tag_vector(), np.zeros(0))
 
 
-def decode(data, y, model, seed, decoder=None):
+def decode(data, y, model, seed, decoder=None, max_dims=container.MAX_DIMS):
     """``decode_with_choices`` without the choices: the estimate of x."""
-    return decode_with_choices(data, y, model, seed, decoder)[0]
+    return decode_with_choices(data, y, model, seed, decoder, max_dims)[0]
 
 
 # --------------------------------------------------------------------------- design

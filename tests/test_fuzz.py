@@ -25,11 +25,14 @@ import zlib
 import numpy as np
 import pytest
 
-from rec_codec import DiagonalGaussian, codec, container
+from rec_codec import DiagonalGaussian, batch, codec, container, digits_vae
 from rec_codec import wyner_ziv as wz
 from rec_codec.distributions import kl_bits, standard_normal_like
 from rec_codec.entropy import EmpiricalIndexModel, zipf_lambda
 from rec_codec.errors import RecCodecError
+from rec_codec.items import item_seed
+from rec_codec.model import load_model
+from rec_codec.training import train_model
 from rec_codec.uq import UQPrior, decode_uq, encode_uq
 
 FUZZ_SEED = 20240611
@@ -40,11 +43,6 @@ SLOW_CASES = 100_000
 # The share of cases that change a field and recompute the checksum (header and payload
 # fields of reccodec files, members of the zip, values of the JSON).
 FIELD_SHARE = 0.6
-
-# codec.decode builds the default prior of the header's shape before it checks the tag, so
-# for these kinds a shape mutation stays small (the shapes past MAX_DIMS that they should
-# refuse are in test_untrusted, marked as expected to fail until codec checks first).
-PRIOR_BUILT_BEFORE_TAG_CHECK = {"pfr", "pfr-index-model", "orc", "hybrid"}
 
 TARGET = DiagonalGaussian(np.array([0.6, -0.4, 0.2, 0.9, 0.0, -1.1]), np.array([0.3, 0.25, 0.5, 0.4, 0.8, 0.35]))
 PROFILE = kl_bits(TARGET, standard_normal_like(TARGET.shape))
@@ -64,6 +62,7 @@ def _wz_models():
 
 
 _CORPUS = {}
+_CODEC_MODEL = []
 
 
 def corpus():
@@ -92,6 +91,16 @@ def corpus():
         assert np.all(np.isfinite(loaded.octave_probs)) and np.all(loaded.octave_probs > 0)
         return codec.decode(_CORPUS["pfr-index-model"][0], SEED, index_model=loaded)
 
+    vae = digits_vae.load()
+    codec_model = train_model(vae.train_mean[:100], vae.train_std[:100], seed=1, margin_bits=4.0)
+    coded = batch.encode_batch(vae.test_mean[:6], vae.test_std[:6], codec_model, SEED, chunk_items=4)
+    _CODEC_MODEL.append(codec_model)
+
+    def load_codec_model(data):
+        loaded = load_model(data, "model.rcm")
+        loaded.describe()
+        return np.concatenate([loaded.prior_mean, loaded.prior_std, loaded.coding_mean, loaded.coding_std])
+
     def load_wz_model(data):
         model = wz.load_model(_scratch(data, "model.json"))
         name = "rec" if model.scheme == "rec" else "nsq"
@@ -112,12 +121,18 @@ def corpus():
         "wz-rec": wz_kind("rec"),
         "index-model": (index_model.to_bytes(), load_index_model),
         "wz-model-json": (json.dumps(models["rec"].to_dict()).encode(), load_wz_model),
+        "codec-model": (codec_model.to_bytes(), load_codec_model),
+        "batch": (coded.container, lambda d: batch.decode_batch(d, codec_model, SEED)),
+        "batch-item": (coded.container, lambda d: batch.decode_batch(d, codec_model, SEED, items=[5])),
+        "record": (batch.record_file(coded.records[3], codec_model, SEED, 3),
+                   lambda d: batch.decode_record(d, codec_model, SEED, 3)),
     })
     return _CORPUS
 
 
 KINDS = ["pfr", "pfr-index-model", "orc", "hybrid", "sp-pfr", "sp-pfr-profile", "sp-orc", "uq", "uq-laplace",
-         "wz-nsq", "wz-nsq-uniform", "wz-rec", "index-model", "wz-model-json"]
+         "wz-nsq", "wz-nsq-uniform", "wz-rec", "index-model", "wz-model-json", "codec-model", "batch", "batch-item",
+         "record"]
 
 _SCRATCH = {}
 
@@ -238,7 +253,7 @@ def _extreme(rng, kind, value=None):
     return _FLOAT_EXTREMES[int(rng.integers(len(_FLOAT_EXTREMES)))]
 
 
-def mutate_fields(rng, fields, small_shapes):
+def mutate_fields(rng, fields):
     """Set one to three header or payload fields to extremes; the CRC32 is recomputed."""
     fields = {k: list(v) if isinstance(v, list) else v for k, v in fields.items()}
     done = []
@@ -262,7 +277,7 @@ def mutate_fields(rng, fields, small_shapes):
             done.append(f"drop param {dropped[0]}")
         elif what == 6:  # the shape
             shape = fields["shape"]
-            choices = [d for d in _SHAPE_EXTREMES if d <= 2**16] if small_shapes else _SHAPE_EXTREMES
+            choices = _SHAPE_EXTREMES
             if shape and rng.integers(3):
                 shape[int(rng.integers(len(shape)))] = choices[int(rng.integers(len(choices)))]
             elif rng.integers(2) and len(shape) < 32:
@@ -390,6 +405,80 @@ def mutate_json(rng, data):
     return text.encode(), f"{section}.{key} = {str(value)[:20]}"
 
 
+# --------------------------------------------------------------------------- codec models, containers, records
+
+
+def _with_crc(body):
+    return bytes(body) + struct.pack("<I", zlib.crc32(bytes(body)))
+
+
+def mutate_codec_model(rng, data):
+    """A codec model with one description value set to an extreme, or an array value changed;
+    the description's length and the CRC32 recomputed."""
+    (meta_len,) = struct.unpack("<I", data[5:9])
+    meta = json.loads(data[9:9 + meta_len])
+    arrays = bytearray(data[9 + meta_len:-4])
+    what = int(rng.integers(4))
+    if what == 0:  # a scalar of the description
+        key = ("shape", "tables", "levels", "dinf_limit", "narrow_slack", "algorithm")[int(rng.integers(6))]
+        value = _JSON_EXTREMES[int(rng.integers(len(_JSON_EXTREMES)))]
+        marker = "__FUZZ__"
+        meta[key] = marker
+        text = json.dumps(meta).replace(json.dumps(marker), value if isinstance(value, str) else json.dumps(value))
+        done = f"meta {key} = {str(value)[:20]}"
+    elif what == 1:  # the shape
+        meta["shape"] = [_SHAPE_EXTREMES[int(rng.integers(len(_SHAPE_EXTREMES)))]
+                         for _ in range(int(rng.integers(0, 3)))]
+        text, done = json.dumps(meta), f"shape {meta['shape']}"
+    elif what == 2:  # one 8-byte value of the arrays: a float or an integer extreme
+        at = 8 * int(rng.integers(len(arrays) // 8))
+        if rng.integers(2):
+            arrays[at:at + 8] = struct.pack("<d", _extreme(rng, "f64"))
+        else:
+            arrays[at:at + 8] = struct.pack("<q", _extreme(rng, "varint") % 2**63 * (1 - 2 * int(rng.integers(2))))
+        text, done = json.dumps(meta), f"array word {at // 8}"
+    else:  # the arrays cut or grown by whole values
+        words = int(rng.integers(1, 80))
+        arrays = arrays[:-8 * words] if rng.integers(2) else arrays + _bytes(rng, 8 * words)
+        text, done = json.dumps(meta), f"arrays +-{words} words"
+    meta_bytes = text.encode()
+    body = data[:5] + struct.pack("<I", len(meta_bytes)) + meta_bytes + bytes(arrays)
+    return _with_crc(body), f"{done} (CRC recomputed)"
+
+
+def mutate_container(rng, data):
+    """A batch container with its counts or chunk lengths set to extremes, CRC32 recomputed."""
+    end = len(data) - 4
+    count, pos = batch._read_varint(data, 18, end)
+    chunk_items, pos = batch._read_varint(data, pos, end)
+    narrowed, pos = batch._read_varint(data, pos, end)
+    lengths = []
+    for _ in range(-(-count // chunk_items)):
+        length, pos = batch._read_varint(data, pos, end)
+        lengths.append(length)
+    fields = [count, chunk_items, narrowed]
+    what = int(rng.integers(5))
+    if what < 3:
+        fields[what] = _extreme(rng, "varint", fields[what])
+    elif what == 3 and lengths:
+        i = int(rng.integers(len(lengths)))
+        lengths[i] = _extreme(rng, "varint", lengths[i])
+    else:
+        data = data[:5] + bytes([int(rng.integers(256))]) + data[6:]  # flags
+    head = data[:18] + b"".join(_varint(int(v) % 2**64) for v in fields + lengths)
+    return _with_crc(head + data[pos:end]), f"container fields {fields} {lengths} (CRC recomputed)"
+
+
+def mutate_record(rng, data):
+    """A framed record with its payload edited and, mostly, its check byte recomputed."""
+    payload, what = mutate_bytes(rng, data[2:])
+    if rng.random() < 0.25:
+        return data[:2] + payload, f"payload {what}"
+    model = _CODEC_MODEL[0]
+    check = batch._record_check(model.model_id, item_seed(SEED, 3), payload)
+    return bytes([data[0], check]) + payload, f"payload {what} (check recomputed)"
+
+
 # --------------------------------------------------------------------------- the cases
 
 
@@ -403,16 +492,23 @@ def case_input(kind, number):
         return mutate_npz(rng, data)
     if kind == "wz-model-json":
         return mutate_json(rng, data)
+    if kind == "codec-model":
+        return mutate_codec_model(rng, data) if rng.random() < 0.5 else mutate_body(rng, data)
+    if kind in ("batch", "batch-item"):
+        return mutate_container(rng, data) if rng.random() < 0.5 else mutate_body(rng, data)
+    if kind == "record":
+        return mutate_record(rng, data)
     if rng.random() < 0.15:
         return mutate_body(rng, data)
-    return mutate_fields(rng, fields_of(data), kind in PRIOR_BUILT_BEFORE_TAG_CHECK)
+    return mutate_fields(rng, fields_of(data))
 
 
-def _sane(values):
+def _sane(values, denormals=False):
+    """Finite, below 1e300 and (unless ``denormals``) no denormal values: nothing uninitialised."""
     values = np.asarray(values, dtype=np.float64)
     magnitude = np.abs(values)
     return bool(np.all(np.isfinite(values)) and np.all(magnitude < 1e300)
-                and not np.any((magnitude > 0) & (magnitude < np.finfo(np.float64).tiny)))
+                and (denormals or not np.any((magnitude > 0) & (magnitude < np.finfo(np.float64).tiny))))
 
 
 def run_cases(kind, numbers):
@@ -434,7 +530,7 @@ def run_cases(kind, numbers):
             out = None
         else:
             counts["decoded"] += 1
-            if not _sane(out):
+            if not _sane(out, denormals=kind == "codec-model"):  # a model's means may be tiny
                 problems.append(f"case {number} ({what}): decoded to non-finite or garbage values")
         seconds = time.perf_counter() - started
         slowest = max(slowest, seconds)
