@@ -46,13 +46,15 @@ spread, a block count against the shape, ...). The tag is checked before the def
 is built: ``check_tag`` hashes the standard normal prior of the header's shape without
 materialising it.
 
-Only the seed and the prior are covered by the tag; the parameters are not. Covering them
-would change the tag, hence the bytes, of every file written so far (pinned by the tests),
-so format version 1 keeps its tag. The CRC32 catches accidental corruption of a parameter;
-a parameter changed on purpose with the CRC32 recomputed is in range by the checks above,
-so the decoder finishes in bounded time and memory with a finite output. What such an edit
-can still do is what an edited payload can do (a different, valid sample): the container
-is not authenticated, and no checksum or tag of 32 bits could make it so.
+**The tag covers the header.** In version 2 the stored tag is ``seed_tag(seed, prior)``
+XOR a 32-bit BLAKE2b digest of every header byte from the magic number to the last
+parameter except the tag itself (``_fields_digest``); ``unpack`` undoes the XOR, so
+``Header.tag`` is the seed/prior tag in both versions. A parameter, the shape, the flags or
+the algorithm edited with the CRC32 recomputed then fails ``check_tag`` (but for a chance
+of 2^-32), like a wrong seed. Version 1 files (tag of the seed and the prior only) are still
+read; their parameters are protected by the ranges above only. The payload is covered by
+the CRC32 alone: an edited payload with its CRC32 recomputed may decode to another valid
+sample (the container is not authenticated, and no 32-bit check could make it so).
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ from rec_codec.errors import FormatError, InputError, MismatchError
 __all__ = [
     "MAGIC",
     "FORMAT_VERSION",
+    "READ_VERSIONS",
     "ALGORITHMS",
     "PARAMS",
     "PARAM_TYPES",
@@ -93,7 +96,10 @@ __all__ = [
 ]
 
 MAGIC = b"\x89REC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions ``unpack`` reads: 1 (the tag covers the seed and the prior) and 2 (it also
+#: covers the algorithm, flags, shape and parameters; see "the tag" below).
+READ_VERSIONS = (1, 2)
 
 #: Algorithm name -> id (u8). Ids are never reused.
 ALGORITHMS: dict[str, int] = {
@@ -219,7 +225,8 @@ class Header:
     Attributes:
         algorithm: str, a key of ``ALGORITHMS``.
         shape: tuple of int, the shape of the encoded array (``()`` for a scalar).
-        tag: int, the u32 tag of (seed, prior) from ``seed_tag``.
+        tag: int, the u32 tag of (seed, prior) from ``seed_tag`` (``pack`` folds the
+            header's fields into it, ``unpack`` takes them out).
         params: dict mapping keys of ``PARAMS`` to int (``varint``, ``u32``) or float
             (``f32``, ``f64``). They are written sorted by id; ``f32`` values read back
             as the float32 value of what was written.
@@ -321,7 +328,20 @@ def _encode_header(header: Header) -> bytes:
         param_id, kind = PARAMS[name]
         out.append(param_id)
         out += _encode_param(name, kind, header.params[name])
+    out[_TAG_OFFSET : _TAG_OFFSET + 4] = struct.pack("<I", tag ^ _fields_digest(out))
     return bytes(out)
+
+
+_TAG_OFFSET = 7  # magic, version, algorithm, flags
+
+
+def _fields_digest(header_bytes: bytes | bytearray) -> int:
+    """The u32 a version-2 file folds into its tag: BLAKE2b over the header's bytes from
+    the magic number to the last parameter, without the tag's four bytes."""
+    digest = hashlib.blake2b(b"reccodec/header-fields", digest_size=4)
+    digest.update(bytes(header_bytes[:_TAG_OFFSET]))
+    digest.update(bytes(header_bytes[_TAG_OFFSET + 4 :]))
+    return int.from_bytes(digest.digest(), "little")
 
 
 def pack(header: Header, payload: np.ndarray) -> bytes:
@@ -442,6 +462,8 @@ def _parse(data: bytes, limit: int) -> tuple[Header, int, int]:
         previous_id = param_id
         name, kind = params_by_id[param_id]
         params[name] = _decode_param(reader, kind)
+    if data[4] >= 2:  # the stored tag folds in the header's fields (``_fields_digest``)
+        tag ^= _fields_digest(data[: reader.pos])
     payload_len = reader.varint()
     if payload_len % 4:
         raise FormatError(f"payload length {payload_len} is not a multiple of 4")
@@ -492,9 +514,10 @@ def _read(data: Any) -> tuple[bytes, Header, int, int]:
         raise FormatError("not a reccodec file")
     if size < 5:
         raise FormatError(f"truncated: the file has only {size} bytes")
-    if data[4] != FORMAT_VERSION:
+    if data[4] not in READ_VERSIONS:
         raise FormatError(
-            f"format version {data[4]} is not supported; this reccodec reads version {FORMAT_VERSION}"
+            f"format version {data[4]} is not supported; this reccodec reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))}"
         )
     if size < _MIN_FILE_BYTES:
         raise FormatError(f"truncated: the file has only {size} bytes")
