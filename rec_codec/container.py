@@ -161,10 +161,11 @@ PARAMS: dict[str, tuple[int, str]] = {
     "wz_block_dims": (66, "varint"),
 }
 
-#: The most elements (the product of the shape) a decoder accepts: 2^26, 512 MiB of float64
-#: for the sample and as much again for each prior array. A larger shape in a file is a
-#: FormatError before anything is allocated by it (``check_header``).
-MAX_DIMS = 2**26
+#: The most elements (the product of the shape) a decoder accepts by default (``--max-dims``):
+#: 2^24, 128 MiB of float64 for the sample and as much again for each prior array, and about
+#: a second to hash the default prior for the tag. A larger shape in a file is a FormatError
+#: before anything is allocated by it (``check_header``).
+MAX_DIMS = 2**24
 
 _F32_MIN = 2.0**-149  # the smallest positive float32: "> 0" for an f32 parameter
 _F64_MIN = math.ulp(0.0)  # the smallest positive float64: "> 0" for an f64 parameter
@@ -663,6 +664,12 @@ def _hash_array(digest: Any, name: str, values: Any) -> None:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"{name} must be an array of real numbers") from None
+    if array.size > _TAG_CHUNK and not any(array.strides):  # one value broadcast: one chunk, hashed again
+        chunk = np.full(_TAG_CHUNK, array.flat[0] + 0.0, dtype="<f8").tobytes()
+        for _ in range(array.size // _TAG_CHUNK):
+            digest.update(chunk)
+        digest.update(chunk[: 8 * (array.size % _TAG_CHUNK)])
+        return
     flat = array.reshape(-1) if array.flags.c_contiguous else None
     for start in range(0, array.size, _TAG_CHUNK):
         stop = min(start + _TAG_CHUNK, array.size)

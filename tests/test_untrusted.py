@@ -94,6 +94,22 @@ def test_a_tiny_file_claiming_a_huge_shape_is_refused_before_any_allocation(algo
     assert "--max-dims" in str(error)
 
 
+@pytest.mark.parametrize("size", [5, 2**16, 2**16 + 3, 3 * 2**16])
+def test_the_default_prior_hashed_without_being_built_gives_the_same_tag(size):
+    shape = (size,)
+    built = container.seed_tag(SEED, np.zeros(shape), np.ones(shape))
+    assert container.seed_tag(SEED, np.broadcast_to(0.0, shape), np.broadcast_to(1.0, shape)) == built
+    assert container.seed_tag(SEED, np.broadcast_to(-0.0, shape), np.broadcast_to(1.0, shape)) == built
+
+
+def test_a_file_of_max_dims_elements_is_refused_by_its_tag_quickly():
+    data = _raw_shape_file((container.MAX_DIMS,))
+    started = time.perf_counter()
+    with pytest.raises(MismatchError):
+        codec.decode(data, SEED)
+    assert time.perf_counter() - started < 5.0
+
+
 def test_max_dims_limits_what_a_decoder_accepts():
     target = DiagonalGaussian(np.zeros(40), np.full(40, 0.7))
     data = codec.encode(target, SEED, block_bits=4.0).data
