@@ -46,15 +46,15 @@ spread, a block count against the shape, ...). The tag is checked before the def
 is built: ``check_tag`` hashes the standard normal prior of the header's shape without
 materialising it.
 
-**The tag covers the header.** In version 2 the stored tag is ``seed_tag(seed, prior)``
-XOR a 32-bit BLAKE2b digest of every header byte from the magic number to the last
-parameter except the tag itself (``_fields_digest``); ``unpack`` undoes the XOR, so
-``Header.tag`` is the seed/prior tag in both versions. A parameter, the shape, the flags or
-the algorithm edited with the CRC32 recomputed then fails ``check_tag`` (but for a chance
-of 2^-32), like a wrong seed. Version 1 files (tag of the seed and the prior only) are still
-read; their parameters are protected by the ranges above only. The payload is covered by
-the CRC32 alone: an edited payload with its CRC32 recomputed may decode to another valid
-sample (the container is not authenticated, and no 32-bit check could make it so).
+**The tag covers the whole file.** In version 2 the stored tag is ``seed_tag(seed,
+prior)`` XOR a 32-bit BLAKE2b digest of every byte before the CRC32 except the tag itself
+(``_body_digest``); ``unpack`` undoes the XOR, so ``Header.tag`` is the seed/prior tag in
+both versions. A parameter, the shape, the flags, the algorithm or a payload word edited
+with the CRC32 recomputed then fails ``check_tag`` like a wrong seed, but for a chance of
+2^-32 (whoever holds the seed and the prior can of course write a new valid file: the tag
+is a check, not a signature). Version 1 files (tag of the seed and the prior only) are
+still read; their parameters are protected by the ranges above only, and an edited
+payload with its CRC32 recomputed may decode to another valid sample.
 """
 
 from __future__ import annotations
@@ -329,19 +329,18 @@ def _encode_header(header: Header) -> bytes:
         param_id, kind = PARAMS[name]
         out.append(param_id)
         out += _encode_param(name, kind, header.params[name])
-    out[_TAG_OFFSET : _TAG_OFFSET + 4] = struct.pack("<I", tag ^ _fields_digest(out))
     return bytes(out)
 
 
 _TAG_OFFSET = 7  # magic, version, algorithm, flags
 
 
-def _fields_digest(header_bytes: bytes | bytearray) -> int:
-    """The u32 a version-2 file folds into its tag: BLAKE2b over the header's bytes from
-    the magic number to the last parameter, without the tag's four bytes."""
-    digest = hashlib.blake2b(b"reccodec/header-fields", digest_size=4)
-    digest.update(bytes(header_bytes[:_TAG_OFFSET]))
-    digest.update(bytes(header_bytes[_TAG_OFFSET + 4 :]))
+def _body_digest(body: bytes | bytearray) -> int:
+    """The u32 a version-2 file folds into its tag: BLAKE2b over every byte before the
+    CRC32 (header fields, payload length and payload) but the tag's four bytes."""
+    digest = hashlib.blake2b(b"reccodec/body", digest_size=4)
+    digest.update(bytes(body[:_TAG_OFFSET]))
+    digest.update(bytes(body[_TAG_OFFSET + 4 :]))
     return int.from_bytes(digest.digest(), "little")
 
 
@@ -374,6 +373,8 @@ def pack(header: Header, payload: np.ndarray) -> bytes:
     out = bytearray(body)
     out += _encode_varint(len(words))
     out += words
+    tag = struct.unpack("<I", out[_TAG_OFFSET : _TAG_OFFSET + 4])[0]
+    out[_TAG_OFFSET : _TAG_OFFSET + 4] = struct.pack("<I", tag ^ _body_digest(out))
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
 
@@ -463,13 +464,13 @@ def _parse(data: bytes, limit: int) -> tuple[Header, int, int]:
         previous_id = param_id
         name, kind = params_by_id[param_id]
         params[name] = _decode_param(reader, kind)
-    if data[4] >= 2:  # the stored tag folds in the header's fields (``_fields_digest``)
-        tag ^= _fields_digest(data[: reader.pos])
     payload_len = reader.varint()
     if payload_len % 4:
         raise FormatError(f"payload length {payload_len} is not a multiple of 4")
     payload_offset = reader.pos
     reader.take(payload_len)
+    if data[4] >= 2:  # the stored tag folds in the rest of the file (``_body_digest``)
+        tag ^= _body_digest(data[: reader.pos])
     header = Header(
         algorithm=algorithms[algorithm_id],
         shape=shape,

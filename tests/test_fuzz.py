@@ -215,10 +215,10 @@ def raw_file(fields):
     for param_id, kind, value in fields["params"]:
         body.append(param_id)
         body += _value(kind, value)
-    if fields["version"] == 2:  # version 2 folds the header's fields into the stored tag
-        body[7:11] = struct.pack("<I", fields["tag"] ^ container._fields_digest(body))
     body += _varint(len(fields["payload"]))
     body += fields["payload"]
+    if fields["version"] == 2:  # version 2 folds the rest of the file into the stored tag
+        body[7:11] = struct.pack("<I", fields["tag"] ^ container._body_digest(body))
     return bytes(body) + struct.pack("<I", zlib.crc32(body))
 
 

@@ -228,6 +228,22 @@ def test_any_header_edit_of_a_version_2_file_is_refused_by_the_tag(edit):
                   SEED)
 
 
+@pytest.mark.parametrize("scheme", ["nsq", "rec"])
+def test_every_payload_bit_flip_of_a_version_2_wz_file_is_refused(scheme):
+    """With the CRC32 recomputed, a flipped payload bit once decoded to another output."""
+    y, files = _wz_files()
+    model, data = files[scheme]
+    header, words = container.unpack(data)
+    payload_start = len(data) - 4 - 4 * words.size
+    assert words.size >= 1
+    for position in range(payload_start, len(data) - 4):
+        for bit in range(8):
+            body = bytearray(data[:-4])
+            body[position] ^= 1 << bit
+            with pytest.raises(MismatchError):
+                wz.decode(bytes(body) + struct.pack("<I", zlib.crc32(bytes(body))), y, model, SEED)
+
+
 def test_edited_uq_alpha_and_hybrid_param_of_a_version_2_file_are_refused():
     with pytest.raises(MismatchError):
         decode_uq(_edited(_uq_file(), version=2, uq_alpha=2.6), SEED, UQPrior("gaussian", 0.0, 1.5))
