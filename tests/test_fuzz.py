@@ -1,17 +1,20 @@
 """A deterministic mutation fuzzer over every file kind the library decodes.
 
-Every byte of a reccodec file, an index model and a Wyner-Ziv model file is untrusted. For
-each kind, valid files are made with fixed seeds and mutated: at random (bit flips,
-truncation, insertion, garbage) and, in most cases, field by field with the checksum
-recomputed (header fields and parameters set to extremes, payload words changed, zip
-members and JSON values replaced), so that the mutation reaches the decoder past the
-CRC32. Each decode must succeed or raise ``RecCodecError``, within ``TIME_LIMIT_S``, and a
+Every byte of a reccodec file, an index model, a Wyner-Ziv model file, a codec model, a
+batch container and a record is untrusted. For each kind, valid files are made with fixed
+seeds and mutated: at random (bit flips, truncation, insertion, garbage) and, in most
+cases, field by field with the file's own check recomputed (header fields and parameters
+set to extremes, payload words changed, zip members and JSON values replaced, a record's
+check byte), so that the mutation reaches the decoder past the CRC32. Reccodec files are
+rewritten half in format version 1 (whose tag does not cover the header) and half in
+version 2 with the folded tag rebuilt, so that edited parameters reach the decoder too. Each decode must succeed or raise ``RecCodecError``, within ``TIME_LIMIT_S``, and a
 decode that succeeds on a mutated input must return finite values of a sane size (no
 uninitialised memory: nothing non-finite, above 1e300 or denormal).
 
 The cases depend only on (``FUZZ_SEED``, kind, case number), so a failure reproduces with
 ``case_input(kind, number)``. The default run takes ``DEFAULT_CASES`` cases per kind; the
-``slow`` variant runs ``SLOW_CASES`` in all.
+``slow`` variant runs ``SLOW_CASES`` in all (``bench/hostile_files.py`` runs the same
+cases with figures per kind).
 """
 
 import io
