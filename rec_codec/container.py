@@ -51,8 +51,10 @@ prior)`` XOR a 32-bit BLAKE2b digest of every byte before the CRC32 except the t
 (``_body_digest``); ``unpack`` undoes the XOR, so ``Header.tag`` is the seed/prior tag in
 both versions. A parameter, the shape, the flags, the algorithm or a payload word edited
 with the CRC32 recomputed then fails ``check_tag`` like a wrong seed, but for a chance of
-2^-32 (whoever holds the seed and the prior can of course write a new valid file: the tag
-is a check, not a signature). Version 1 files (tag of the seed and the prior only) are
+2^-32. The fold is public, like the CRC32: it stops edits that fix the checksum, not a
+forger who rewrites the file with ``unpack`` and ``pack`` (that would take a tag keyed by
+the seed, which ``Header.tag`` could then no longer carry); what such a file can still do
+is bounded by the ranges above. Version 1 files (tag of the seed and the prior only) are
 still read; their parameters are protected by the ranges above only, and an edited
 payload with its CRC32 recomputed may decode to another valid sample.
 """
