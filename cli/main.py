@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from rec_codec import codec, container, uq
+from rec_codec import block_rec, codec, container, uq
 from rec_codec.batch import DEFAULT_CHUNK_ITEMS
 from rec_codec.entropy import EmpiricalIndexModel
 from rec_codec.errors import RecCodecError
@@ -139,7 +139,7 @@ def cli():
 @click.argument("target", metavar="TARGET.npz")
 @click.option("-o", "--output", required=True, metavar="OUT.rec", help="Output file, - for stdout.")
 @click.option("--seed", type=SEED, required=True, help="Shared seed in [0, 2^64); not stored in the file.")
-@click.option("--algorithm", type=click.Choice(codec.ALGORITHMS + codec.OTHER_ALGORITHMS + ("uq",)), default="pfr",
+@click.option("--algorithm", type=click.Choice(codec.ALGORITHMS + ("uq",)), default="pfr",
               show_default=True, help="pfr is exact; orc uses a fixed number of candidates and is approximate; "
               "hybrid searches a window of width 1 (eps-approximate); uq quantizes VALUES.npz (y and its prior).")
 @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="Prior mean and std (default N(0,1)).")
@@ -322,7 +322,7 @@ def info(source, as_json):
 @click.argument("train", metavar="TRAIN.npz")
 @click.option("-o", "--output", required=True, metavar="MODEL.npz")
 @click.option("--seed", type=SEED, required=True, help="Seed for the training searches.")
-@click.option("--algorithm", type=click.Choice(codec.ALGORITHMS), default="pfr", show_default=True)
+@click.option("--algorithm", type=click.Choice(block_rec.ALGORITHMS), default="pfr", show_default=True)
 @click.option("--prior", "prior_path", metavar="PRIOR.npz")
 @click.option("--block-bits", type=float, default=codec.DEFAULT_BLOCK_BITS, show_default=True)
 @click.option("--block-dims", type=click.IntRange(min=1))

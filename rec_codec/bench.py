@@ -160,7 +160,7 @@ def steps(algorithms, dims=1, kl_values=(2, 4, 6, 8, 10, 12), blocks=200, seed=0
     Returns:
         list of dict rows with keys STEPS_COLUMNS.
     """
-    known = codec.ALGORITHMS + codec.OTHER_ALGORITHMS
+    known = codec.ALGORITHMS
     for algorithm in algorithms:
         if algorithm not in known:
             raise InputError(f"unknown algorithm {algorithm!r}; choose from {', '.join(known)}")

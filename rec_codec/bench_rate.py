@@ -115,6 +115,9 @@ def _file_row(algorithm, test, seed, vae, images, per_item):
     kl_mean = float(kl_bits(target, DiagonalGaussian(np.zeros(target.size), np.ones(target.size))).sum()) / count
     row = _row(f"file {algorithm}", kl_mean, count, record_bits, len(result.data), result.header_bits, encode_s,
                decode_s, decoded, mean, std, _psnr(vae, images, decoded))
+    narrowed = result.extra.get("narrowed_dims", 0)
+    if narrowed:
+        note = "; ".join(filter(None, [f"{narrowed} dimensions narrowed: approximate", note]))
     row["note"] = note
     return row
 

@@ -29,16 +29,20 @@ import time
 
 import numpy as np
 
-from . import codec, container
+from . import container
 from .blocks import layout_by_budget, layout_fixed
 from .distributions import kl_bits, log_ratio_coefficients
 from .entropy import PayloadReader, PayloadWriter
 from .errors import FormatError, InputError
+from .file_coding import (DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS, DINF_SLACK_BITS, EncodeResult, check_max_steps,
+                          decoder_prior, f32, header_dims, index_octaves, read_layout, resolve_prior,
+                          target_header, write_layout, zipf_bits_param)
 from .interrupts import run_search
 from .kernels.hybrid import hybrid_search_blocks, hybrid_values, truncated_lrmax, window_symbols
 from .rng import split_seed
 
-__all__ = ["DEFAULT_EPS", "SEARCHES", "MAX_LOG2_M", "plan_hybrid", "encode_hybrid", "decode_hybrid"]
+__all__ = ["DEFAULT_EPS", "SEARCHES", "MAX_LOG2_M", "plan_hybrid", "encode_hybrid", "decode_hybrid", "encode",
+           "decode"]
 
 DEFAULT_EPS = 1e-3
 SEARCHES = ("pfr", "orc")
@@ -106,7 +110,7 @@ def _layout(target, prior, eps, block_bits, block_dims, kl):
     # figures of a one-dimensional block, then plan with the real block sizes.
     one = plan_hybrid(target, prior, layout_fixed(target.size, 1), eps)
     dinf = one["lrmax"] / _LN2 - one["log2m"]
-    return layout_by_budget(kl, np.maximum(dinf, 0.0), block_bits, block_bits + codec.DINF_SLACK_BITS)
+    return layout_by_budget(kl, np.maximum(dinf, 0.0), block_bits, block_bits + DINF_SLACK_BITS)
 
 
 def _check_reach(plan, layout, max_steps, orc):
@@ -121,8 +125,8 @@ def _check_reach(plan, layout, max_steps, orc):
     return dinf
 
 
-def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block_bits=codec.DEFAULT_BLOCK_BITS,
-                  block_dims=None, orc_candidates=None, index_model=None, max_steps=codec.DEFAULT_MAX_STEPS,
+def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block_bits=DEFAULT_BLOCK_BITS,
+                  block_dims=None, orc_candidates=None, index_model=None, max_steps=DEFAULT_MAX_STEPS,
                   progress=None):
     """Encode one sample of the eps-truncated target with hybrid coding (module docstring).
 
@@ -138,7 +142,7 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
         max_steps (int): PFR's cap per block.
         progress: accepted for symmetry with ``codec.encode``; blocks run in one call.
     Returns:
-        codec.EncodeResult, with ``extra`` holding eps, the mean log2 M per block and m_bits
+        EncodeResult, with ``extra`` holding eps, the mean log2 M per block and m_bits
         (header bits that describe the widths).
     Raises:
         InputError: a bad eps, search or target, or a block the search cannot finish.
@@ -148,9 +152,8 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
     if search not in SEARCHES:
         raise InputError(f"unknown hybrid search {search!r}; choose one of {', '.join(SEARCHES)}")
     split_seed(seed)
-    prior = codec._resolve_prior(target, prior)
-    if int(max_steps) < 1:
-        raise InputError(f"--max-steps must be >= 1, got {max_steps}")
+    prior = resolve_prior(target, prior)
+    check_max_steps(max_steps)
     if target.size == 0:
         raise InputError("the target is empty")
     kl = kl_bits(target, prior).ravel()
@@ -178,26 +181,26 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
     symbols = np.empty(layout.num_dims, dtype=np.int64)
     window_symbols(k0, k1, block_ids, layout.starts, layout.lengths, indices, plan["start"], symbols)
 
-    zipf_bits = codec._f32(index_kl.mean())
+    zipf_bits = f32(index_kl.mean())
     e = plan["log2m"]
     e_min, levels = int(e.min()), int(e.max() - e.min()) + 1
     params = {"zipf_bits": zipf_bits, "hybrid_eps": eps, "hybrid_log2m_min": e_min, "hybrid_log2m_levels": levels}
     if orc:
         params["orc_candidates"] = orc_candidates
     writer = PayloadWriter()
-    layout_bits = codec.write_layout(writer, params, layout, block_dims)
+    layout_bits = write_layout(writer, params, layout, block_dims)
     if levels > 1:
         writer.add_uniform(e - e_min, levels)
     if index_model is not None:
         params["index_model"] = index_model.fingerprint()
-    writer.add_indices(indices, codec._octaves(index_model, zipf_bits))
+    writer.add_indices(indices, index_octaves(index_model, zipf_bits))
     writer.add_uniform(symbols, np.int64(1) << e)
     words = writer.finish()
-    header = codec.target_header("hybrid", target, seed, prior, params, approximate=True)
+    header = target_header("hybrid", target, seed, prior, params, approximate=True)
     data = container.pack(header, words)
     sample = _values(k0, k1, layout, indices, symbols, plan["m"], prior).reshape(target.shape)
     m_bits = 8 * (len(data) - len(container.pack(_without_m(header), words)))
-    return codec.EncodeResult.of_file(
+    return EncodeResult.of_file(
         data, started, sample=sample, algorithm="hybrid", layout=layout, indices=indices, steps=steps,
         kl_bits=float(kl.sum()), layout_bits=layout_bits, approximate=True,
         extra={"eps": eps, "hybrid_search": search, "mean_log2_m": round(float(block_log2m.mean()), 3),
@@ -217,7 +220,7 @@ def _values(k0, k1, layout, indices, symbols, m, prior):
 
 
 def decode_hybrid(header, words, seed, prior, index_model=None):
-    """Decode the payload of a hybrid file (``codec.decode`` checks the header first).
+    """Decode the payload of a hybrid file whose header ``decode`` has checked.
 
     Args:
         header (container.Header): the file's header, algorithm "hybrid".
@@ -240,11 +243,11 @@ def decode_hybrid(header, words, seed, prior, index_model=None):
     if levels < 1 or e_min + levels - 1 > MAX_LOG2_M:
         raise FormatError("the hybrid file's widths are out of range")
     reader = PayloadReader(words)
-    layout = codec.read_layout(header, reader, num_dims)
+    layout = read_layout(header, reader, num_dims)
     e = np.full(num_dims, e_min, dtype=np.int64)
     if levels > 1:
         e += reader.read_uniform(levels, num_dims)
-    indices = reader.read_indices(layout.num_blocks, codec._octaves(index_model, params["zipf_bits"]))
+    indices = reader.read_indices(layout.num_blocks, index_octaves(index_model, params["zipf_bits"]))
     symbols = reader.read_uniform(np.int64(1) << e)
     reader.finish()
     limit = params.get("orc_candidates")
@@ -252,3 +255,20 @@ def decode_hybrid(header, words, seed, prior, index_model=None):
         raise FormatError("an ORC index is out of range: the file is corrupt")
     k0, k1 = split_seed(seed)
     return _values(k0, k1, layout, indices, symbols, np.ldexp(1.0, e), prior).reshape(shape)
+
+
+def encode(algorithm, target, seed, prior, block_bits=DEFAULT_BLOCK_BITS, block_dims=None, orc_candidates=None,
+           index_model=None, max_steps=DEFAULT_MAX_STEPS, progress=None, eps=DEFAULT_EPS, search="pfr"):
+    """The registry's entry (``algorithms``): ``encode_hybrid``."""
+    return encode_hybrid(target, seed, prior=prior, eps=eps, search=search, block_bits=block_bits,
+                         block_dims=block_dims, orc_candidates=orc_candidates, index_model=index_model,
+                         max_steps=max_steps, progress=progress)
+
+
+def decode(header, words, seed, prior, index_model=None, max_dims=container.MAX_DIMS):
+    """The registry's entry (``algorithms``): check the seed, prior and index model against
+    the header (and the shape against ``max_dims``), then ``decode_hybrid``."""
+    prior = decoder_prior(header, seed, prior, index_model, max_dims)
+    header_dims(header)
+    zipf_bits_param(header)
+    return decode_hybrid(header, words, seed, prior, index_model)

@@ -38,7 +38,8 @@ def run_search(count, search, progress=None):
     Args:
         count (int): the blocks.
         search (callable): search(stop, done) runs the kernel with those control arrays and
-            returns its result; numba hands the blocks to its threads one at a time.
+            returns its result; numba hands the blocks to its threads one at a time, with the
+            calling thread's ``numba.get_num_threads()``.
         progress (callable or None): progress(blocks_done, count), called while it runs and
             once at the end.
     Returns:
@@ -51,7 +52,10 @@ def run_search(count, search, progress=None):
     stop = np.zeros(1, dtype=np.int64)
     done = np.zeros(max(count, 1), dtype=np.uint8)
 
+    threads = numba.get_num_threads()  # numba's thread count is per calling thread: carry it over
+
     def run():
+        numba.set_num_threads(threads)
         with numba.parallel_chunksize(1):  # blocks differ in work: hand them out one at a time
             return search(stop, done)
 

@@ -169,7 +169,7 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
             coding distribution (``codec.check_target_range``), a max_steps out of range,
             or a block past max_steps.
     """
-    from .codec import check_max_steps, check_target_range
+    from .file_coding import check_max_steps, check_target_range
 
     max_steps = check_max_steps(max_steps)
     count, dims = mean.shape

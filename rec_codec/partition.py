@@ -45,10 +45,11 @@ import numpy as np
 
 from . import container
 from .blocks import apply_halvings, halve_blocks, layout_by_budget, layout_fixed
-from .codec import SP_ALGORITHMS
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter
 from .errors import FormatError, InputError, MismatchError
+from .file_coding import (EncodeResult, check_max_steps, decoder_prior, dimension_name, f32, index_octaves,
+                          quantized_gaussian_bits, read_layout, resolve_prior, target_header, write_layout)
 from .interrupts import run_search
 from .kernels.partition import bin_tables, sp_candidate_values, sp_search_blocks
 from .rng import split_seed
@@ -69,7 +70,11 @@ __all__ = [
     "decode_partitioned",
     "read_partitioned",
     "sample_values",
+    "encode",
+    "decode",
 ]
+
+SP_ALGORITHMS = ("sp-pfr", "sp-orc")
 
 DEFAULT_MARGIN_BITS = 2.0
 DEFAULT_DINF_LIMIT_BITS = 20.0
@@ -232,16 +237,6 @@ def partitioned_dinf_bits(target, prior, nbins, layout):
 # --------------------------------------------------------------------------- encode
 
 
-def _f32(x):
-    return float(np.float32(x))
-
-
-def _octaves(index_model, zipf_bits):
-    from .codec import _octaves as octaves
-
-    return octaves(index_model, zipf_bits)
-
-
 def _plan(target_kl, shape, flat_profile, block_bits, block_dims):
     """The layout before any halving."""
     n = target_kl.shape[0]
@@ -310,13 +305,7 @@ def sample_values(seed, prior, layout, nbins, bins, local):
 
 
 def _exponent_model(exponents):
-    return _f32(exponents.mean()), _f32(max(float(exponents.std()), 0.5))
-
-
-def _gaussian_bits(values, mean, std):
-    from .codec import _layout_information_bits
-
-    return _layout_information_bits(values, mean, std)
+    return f32(exponents.mean()), f32(max(float(exponents.std()), 0.5))
 
 
 def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=32.0, block_dims=None,
@@ -334,24 +323,21 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
         dinf_limit (float or None): SP-PFR halves blocks whose D_inf(Q||P') passes this
             many bits; None (or inf) never halves. SP-ORC ignores it.
     Returns:
-        codec.EncodeResult, with extra figures ``bin_bits``, ``partition_bits``,
+        EncodeResult, with extra figures ``bin_bits``, ``partition_bits``,
         ``halving_bits`` (the flags' bits), ``halved_blocks`` and ``dinf_partitioned_bits``
         (mean D_inf(Q||P') per block).
     Raises:
         InputError: invalid input or options, an unbounded ratio under SP-PFR, or a block
             whose D_inf(Q||P') would take SP-PFR past max_steps.
     """
-    from .codec import EncodeResult, _resolve_prior, target_header, write_layout
-
     started = time.perf_counter()
     if algorithm not in SP_ALGORITHMS:
         raise InputError(f"unknown partitioned algorithm {algorithm!r}; choose one of {', '.join(SP_ALGORITHMS)}")
     split_seed(seed)
-    prior = _resolve_prior(target, prior)
+    prior = resolve_prior(target, prior)
     if target.size == 0:
         raise InputError("the target is empty")
-    if int(max_steps) < 1:
-        raise InputError(f"--max-steps must be >= 1, got {max_steps}")
+    check_max_steps(max_steps)
     if not (math.isfinite(margin_bits) and margin_bits >= 0):
         raise InputError(f"the partition margin must be a finite number of bits >= 0, got {margin_bits}")
     if dinf_limit is None:
@@ -363,11 +349,9 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     if algorithm == "sp-pfr":
         _, _, _, lrmax = log_ratio_coefficients(target, prior)
         if not np.isfinite(lrmax).all():
-            from .codec import _dimension_name
-
             i = int(np.argmax(~np.isfinite(lrmax)))
             raise InputError(
-                f"dimension {_dimension_name(target.shape, i)} has D_inf = inf (target std "
+                f"dimension {dimension_name(target.shape, i)} has D_inf = inf (target std "
                 f"{target.std.flat[i]:g} >= prior std {prior.std.flat[i]:g}): exact SP-PFR cannot stop; "
                 "use --algorithm sp-orc")
     layout = _plan(kl, target.shape, flat_profile, block_bits, block_dims)
@@ -382,7 +366,7 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     nbins = _bins_for(layout, flat_profile, kl, margin_bits)
     log2_bins = layout.block_sums(np.log2(nbins))
     block_kl = layout.block_sums(kl)
-    zipf_bits = _f32(np.maximum(block_kl - log2_bins, 0.0).mean())
+    zipf_bits = f32(np.maximum(block_kl - log2_bins, 0.0).mean())
     num_candidates = 0
     if algorithm == "sp-orc":
         if orc_candidates is None:
@@ -425,7 +409,7 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     if block_dims is not None:
         params["block_dims"] = int(block_dims)
     elif flat_profile is not None:
-        params["block_bits"] = _f32(block_bits)
+        params["block_bits"] = f32(block_bits)
     else:
         layout_bits = write_layout(writer, params, layout, None)
     if halving and layout_known:
@@ -435,19 +419,19 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
         writer.add_categorical(halvings, rows)
         halving_bits = float(-np.log2(rows[np.arange(halvings.size), halvings]).sum())
     if flat_profile is not None:
-        params["sp_margin_bits"] = _f32(margin_bits)
+        params["sp_margin_bits"] = f32(margin_bits)
         params["mi_profile"] = profile_fingerprint(flat_profile)
     else:
         exponents = np.log2(nbins).round().astype(np.int64)
         mean, std = _exponent_model(exponents)
         params["sp_exp_mean"], params["sp_exp_std"] = mean, std
         writer.add_quantized_gaussian(exponents, 0, MAX_DIM_BIN_BITS, mean, std)
-        partition_bits = _gaussian_bits(exponents, mean, std)
+        partition_bits = quantized_gaussian_bits(exponents, mean, std)
     if index_model is not None:
         params["index_model"] = index_model.fingerprint()
     split = nbins > 1
     writer.add_uniform(bins[split], nbins[split])
-    writer.add_indices(local, _octaves(index_model, zipf_bits))
+    writer.add_indices(local, index_octaves(index_model, zipf_bits))
     words = writer.finish()
     data = container.pack(target_header(algorithm, target, seed, prior, params, algorithm == "sp-orc"), words)
     result = EncodeResult.of_file(
@@ -495,8 +479,6 @@ def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_pro
 
 
 def _read_fields(header, words, seed, prior, index_model, mi_profile, max_dims=container.MAX_DIMS):
-    from .codec import decoder_prior, read_layout
-
     prior = decoder_prior(header, seed, prior, index_model, max_dims)
     shape = tuple(header.shape)
     params = header.params
@@ -546,7 +528,7 @@ def _read_fields(header, words, seed, prior, index_model, mi_profile, max_dims=c
     split = nbins > 1
     bins = np.zeros(num_dims, dtype=np.int64)
     bins[split] = reader.read_uniform(nbins[split])
-    local = reader.read_indices(layout.num_blocks, _octaves(index_model, zipf_bits))
+    local = reader.read_indices(layout.num_blocks, index_octaves(index_model, zipf_bits))
     reader.finish()
     if header.algorithm == "sp-orc":
         limit = params.get("orc_candidates")
@@ -561,3 +543,17 @@ def read_partitioned(data, seed, prior=None, index_model=None, mi_profile=None):
     if header.algorithm not in SP_ALGORITHMS:
         raise FormatError(f"not a space-partitioned file (algorithm {header.algorithm!r})")
     return _read_fields(header, words, seed, prior, index_model, mi_profile)[1:]
+
+
+def encode(algorithm, target, seed, prior, block_bits=32.0, block_dims=None, orc_candidates=None, index_model=None,
+           max_steps=2**31, progress=None, mi_profile=None, margin_bits=DEFAULT_MARGIN_BITS,
+           dinf_limit=DEFAULT_DINF_LIMIT_BITS):
+    """The registry's entry (``algorithms``): ``encode_partitioned``."""
+    return encode_partitioned(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates, index_model,
+                              max_steps, progress, mi_profile=mi_profile, margin_bits=margin_bits,
+                              dinf_limit=dinf_limit)
+
+
+def decode(header, words, seed, prior, index_model=None, mi_profile=None, max_dims=container.MAX_DIMS):
+    """The registry's entry (``algorithms``): ``decode_partitioned``."""
+    return decode_partitioned(header, words, seed, prior, index_model, mi_profile, max_dims)

@@ -5,7 +5,8 @@ import math
 import numpy as np
 
 from .blocks import BlockLayout
-from .codec import DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS, default_orc_candidates, plan_blocks, search
+from .block_rec import default_orc_candidates, plan_blocks, search
+from .file_coding import DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS
 from .distributions import DiagonalGaussian, standard_normal_like
 from .entropy import EmpiricalIndexModel, zipf_lambda
 from .errors import InputError

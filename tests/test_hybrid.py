@@ -95,7 +95,7 @@ def test_window_holds_the_truncated_support():
 
 
 def test_other_options_are_refused_for_pfr():
-    with pytest.raises(InputError, match="hybrid only"):
+    with pytest.raises(InputError, match="does not apply to pfr; it applies to hybrid"):
         encode(DiagonalGaussian(np.zeros(2), np.full(2, 0.5)), SEED, algorithm="pfr", eps=0.1)
 
 

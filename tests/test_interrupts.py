@@ -100,3 +100,16 @@ def test_cli_interrupt_exits_130_and_leaves_nothing(tmp_path, signum):
     assert out == b""
     assert elapsed < 10.0  # 1 s is the target, measured by bench/interrupt_latency.py; CI machines vary
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_the_search_uses_the_callers_thread_count():
+    import numba
+
+    seen = []
+    saved = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        run_search(1, lambda stop, done: seen.append(numba.get_num_threads()))
+    finally:
+        numba.set_num_threads(saved)
+    assert seen == [1]
