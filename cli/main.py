@@ -284,12 +284,14 @@ def _refuse_wyner_ziv(source, described):
 @click.option("--model", "model_path", metavar="MODEL.rcm", help="The encoder's codec model, if any.")
 @click.option("--item", type=click.IntRange(min=0), help="--model: decode this item alone (default: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was decoded.")
+@click.option("--max-dims", type=click.IntRange(1, 2**63 - 1), default=container.MAX_DIMS, show_default=True,
+              help="Refuse a file that declares more elements than this (a corrupt header allocates nothing).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 @click.pass_context
 @friendly_errors
-def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, model_path, item, as_json, force,
-           quiet):
+def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, model_path, item, as_json, max_dims,
+           force, quiet):
     """Decode IN.rec into the encoder's sample (float64, the target's shape).
 
     With --model, a container decodes to [N, ...] (or one item with --item) and a record to
@@ -318,7 +320,7 @@ def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, 
     data = _read_input(source)
     if model is not None:
         with naming(source):
-            sample = model_commands.decode_with_model(data, model, seed, item)
+            sample = model_commands.decode_with_model(data, model, seed, item, max_dims)
         summary = {"kind": model_commands.kind(data)}
     else:
         if model_commands.kind(data) == "batch container":
@@ -330,11 +332,12 @@ def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, 
         if algorithm == "uq":
             prior = uq.load_uq_prior(prior_path) if prior_path else None
             with naming(source):
-                sample = uq.decode_uq(data, seed, prior)
+                sample = uq.decode_uq(data, seed, prior, max_dims)
         else:
             prior = load_gaussian(prior_path) if prior_path else None
             with naming(source):
-                sample = codec.decode(data, seed, prior=prior, index_model=index, mi_profile=profile)
+                sample = codec.decode(data, seed, prior=prior, index_model=index, mi_profile=profile,
+                                      max_dims=max_dims)
         summary = {"algorithm": algorithm, "approximate": bool(described.get("approximate"))}
     write_output(output, npy_bytes(sample), force)
     summary = {**summary, "input": "stdin" if source == "-" else source, "output": output, "bits": 8 * len(data),

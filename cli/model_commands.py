@@ -73,7 +73,7 @@ def _approximate_note(result):
             f"<= {result.tv_bound.max():.2g}")
 
 
-def decode_with_model(data, model, seed, item):
+def decode_with_model(data, model, seed, item, max_dims=container.MAX_DIMS):
     """``reccodec decode --model``: the sample(s) of a container or a framed record.
 
     Args:
@@ -81,6 +81,7 @@ def decode_with_model(data, model, seed, item):
         model (CodecModel): the encoder's codec model (``read_model``).
         seed (int): the encoder's seed.
         item (int or None): one item of a container, or None for all.
+        max_dims (int): refuse a container that declares more elements than this.
     Returns:
         numpy.ndarray: [N, ...] for a container, one item's shape otherwise.
     Raises:
@@ -88,8 +89,8 @@ def decode_with_model(data, model, seed, item):
     """
     if batch.is_container(data):
         if item is None:
-            return batch.decode_batch(data, model, seed)
-        return batch.decode_batch(data, model, seed, items=[item])[0]
+            return batch.decode_batch(data, model, seed, max_dims=max_dims)
+        return batch.decode_batch(data, model, seed, items=[item], max_dims=max_dims)[0]
     if batch.is_record(data):
         return batch.decode_record(data, model, seed, 0 if item is None else item)
     if data[:4] == container.MAGIC:

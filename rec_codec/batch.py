@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .container import MAX_DIMS
 from .errors import FormatError, InputError, MismatchError
 from .items import check_items, encode_items, item_samples, item_seed, read_item, write_item
 from .model import CodecModel, check_model_id
@@ -276,7 +277,7 @@ def _check_seed(container, model, seed):
         raise MismatchError("the seed differs from the encoder's (tag mismatch)")
 
 
-def decode_batch(data, model, seed, items=None):
+def decode_batch(data, model, seed, items=None, max_dims=MAX_DIMS):
     """The encoder's samples from a container, bit for bit.
 
     Args:
@@ -284,10 +285,13 @@ def decode_batch(data, model, seed, items=None):
         model (CodecModel): the encoder's model.
         seed (int): the encoder's seed.
         items (iterable of int or None): the items to decode (default all, in order).
+        max_dims (int): the most values the output may hold (``--max-dims``), checked
+            before anything is allocated.
     Returns:
         np.ndarray: float64 [len(items), *model.shape].
     Raises:
-        FormatError: a corrupt, truncated or foreign container.
+        FormatError: a corrupt, truncated or foreign container, or one whose output would
+            hold more than max_dims values.
         MismatchError: another model or seed than the encoder's.
         InputError: an item index out of range.
     """
@@ -298,6 +302,9 @@ def decode_batch(data, model, seed, items=None):
     for i in wanted:
         if not 0 <= i < parsed.count:
             raise InputError(f"item {i} is out of range: the container holds items 0..{parsed.count - 1}")
+    if len(wanted) * model.num_dims > max_dims:
+        raise FormatError(f"the container's {len(wanted)} items of {model.num_dims} dimensions are more than the "
+                          f"{max_dims} values allowed (--max-dims): the file is corrupt, or pass a larger --max-dims")
     data = bytes(data)
     by_chunk = {}
     for i in wanted:

@@ -78,9 +78,19 @@ def plan_blocks(target, prior, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, b
 
 
 def default_orc_candidates(layout, kl):
-    """ORC's N: 2^(budget + 2), the budget being the largest block KL rounded up."""
-    budget = math.ceil(float(layout.block_sums(kl).max()))
-    return 2 ** min(max(budget, 0) + 2, MAX_ORC_LOG2)
+    """ORC's N: 2^(budget + 2), the budget being the largest block KL rounded up.
+
+    Raises:
+        InputError: the budget passes 2^(40 - 2): no N up to 2^40 could code the block.
+    """
+    block_kl = layout.block_sums(kl)
+    budget = math.ceil(float(block_kl.max()))
+    if budget + 2 > MAX_ORC_LOG2:
+        i = int(np.argmax(block_kl))
+        raise InputError(f"block {i} has KL {float(block_kl[i]):.4g} bits: ORC would need 2^{budget + 2} candidates, "
+                         f"more than 2^{MAX_ORC_LOG2}; use --algorithm sp-orc (it splits a dimension into bins) "
+                         "or a wider target")
+    return 2 ** max(budget + 2, 2)
 
 
 def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
@@ -171,10 +181,10 @@ def encode(algorithm, target, seed, prior, block_bits=DEFAULT_BLOCK_BITS, block_
     )
 
 
-def decode(header, words, seed, prior, index_model=None):
+def decode(header, words, seed, prior, index_model=None, max_dims=container.MAX_DIMS):
     """Decode the payload of a pfr or orc file into the encoder's sample, bit for bit;
     arguments as ``codec.decode`` after ``container.unpack``."""
-    prior = decoder_prior(header, seed, prior, index_model)
+    prior = decoder_prior(header, seed, prior, index_model, max_dims)
     num_dims = header_dims(header)
     zipf_bits = zipf_bits_param(header)
     reader = PayloadReader(words)

@@ -14,7 +14,8 @@ from . import algorithms, container
 from .block_rec import candidates, default_orc_candidates, plan_blocks, search
 from .distributions import DiagonalGaussian, kl_bits
 from .errors import FormatError, InputError, MismatchError
-from .file_coding import (DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS, DINF_SLACK_BITS, EncodeResult, decoder_prior,
+from .file_coding import (DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS, DINF_SLACK_BITS, MAX_MAX_STEPS, MAX_MEAN_SIGMAS,
+                          MAX_STD_RATIO, EncodeResult, check_max_steps, check_target_range, decoder_prior,
                           dimension_name, read_layout, resolve_prior, target_header, write_layout)
 from .narrowing import narrow_stds
 
@@ -23,6 +24,11 @@ __all__ = [
     "DEFAULT_BLOCK_BITS",
     "DEFAULT_MAX_STEPS",
     "DINF_SLACK_BITS",
+    "MAX_MAX_STEPS",
+    "MAX_STD_RATIO",
+    "MAX_MEAN_SIGMAS",
+    "check_max_steps",
+    "check_target_range",
     "EncodeResult",
     "NARROWED_ALGORITHMS",
     "SP_ALGORITHMS",
@@ -75,6 +81,7 @@ def encode(target, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_B
     Raises:
         InputError: invalid target, prior, seed or options.
     """
+    max_steps = check_max_steps(max_steps)
     if not algorithms.get(algorithm).narrows:
         return _encode(target, seed, prior, algorithm, block_bits, block_dims, orc_candidates, index_model,
                        max_steps, progress, mi_profile, **options)
@@ -113,7 +120,7 @@ def _encode(target, seed, prior, algorithm, block_bits, block_dims, orc_candidat
                                           **options)
 
 
-def decode(data, seed, prior=None, index_model=None, mi_profile=None):
+def decode(data, seed, prior=None, index_model=None, mi_profile=None, max_dims=container.MAX_DIMS):
     """Decode a reccodec file into the encoder's sample, bit for bit.
 
     Args:
@@ -122,10 +129,13 @@ def decode(data, seed, prior=None, index_model=None, mi_profile=None):
         prior (DiagonalGaussian or None): the encoder's prior; default N(0, 1).
         index_model (EmpiricalIndexModel or None): the encoder's index model, if it used one.
         mi_profile (array_like or None): the encoder's MI profile (sp-pfr, sp-orc), if any.
+        max_dims (int): the most elements a file may declare (``--max-dims``); a larger
+            shape is refused before anything is allocated.
     Returns:
         np.ndarray: float64 sample of the target's shape.
     Raises:
-        FormatError: corrupt, truncated or foreign data.
+        FormatError: corrupt, truncated or foreign data, a parameter out of range, or more
+            than max_dims elements.
         MismatchError: another seed, prior or index model than the encoder's.
         InputError: a prior of the wrong shape or an invalid seed.
     """
@@ -134,7 +144,8 @@ def decode(data, seed, prior=None, index_model=None, mi_profile=None):
     if chosen is None:
         raise FormatError(f"this reccodec cannot decode algorithm {header.algorithm!r} files")
     if chosen.takes_mi_profile:
-        return chosen.implementation().decode(header, words, seed, prior, index_model, mi_profile=mi_profile)
+        return chosen.implementation().decode(header, words, seed, prior, index_model, mi_profile=mi_profile,
+                                              max_dims=max_dims)
     if mi_profile is not None:
         raise MismatchError("this file was coded without an MI profile; do not pass --mi-profile")
-    return chosen.implementation().decode(header, words, seed, prior, index_model)
+    return chosen.implementation().decode(header, words, seed, prior, index_model, max_dims=max_dims)

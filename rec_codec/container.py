@@ -33,14 +33,37 @@ The encoding is canonical: one header and payload give exactly one byte string, 
 parameters, unknown flag bits, bytes after the checksum).
 
 To add an algorithm or a parameter, add an entry to ``ALGORITHMS`` or ``PARAMS`` with a
-new id (1..255); ids are never reused. A reader meeting an id it does not know raises
-``FormatError``.
+new id (1..255) and its range to ``PARAM_RANGES``; ids are never reused. A reader meeting
+an id it does not know raises ``FormatError``.
+
+**Every byte is untrusted.** ``unpack`` parses any well-formed file (``reccodec info``
+shows it whatever it claims); a decoder then calls ``check_header`` (``check_tag`` calls
+it first) before it allocates anything by the header: the array may hold at most
+``MAX_DIMS`` elements, and every parameter must lie in its closed range in
+``PARAM_RANGES``; anything else is a ``FormatError`` that names the field. The decoders add
+the checks that need more than the header (a Wyner-Ziv cell width against the source's
+spread, a block count against the shape, ...). The tag is checked before the default prior
+is built: ``check_tag`` hashes the standard normal prior of the header's shape without
+materialising it.
+
+**The tag covers the whole file.** In version 2 the stored tag is ``seed_tag(seed,
+prior)`` XOR a 32-bit BLAKE2b digest of every byte before the CRC32 except the tag itself
+(``_body_digest``); ``unpack`` undoes the XOR, so ``Header.tag`` is the seed/prior tag in
+both versions. A parameter, the shape, the flags, the algorithm or a payload word edited
+with the CRC32 recomputed then fails ``check_tag`` like a wrong seed, but for a chance of
+2^-32. The fold is public, like the CRC32: it stops edits that fix the checksum, not a
+forger who rewrites the file with ``unpack`` and ``pack`` (that would take a tag keyed by
+the seed, which ``Header.tag`` could then no longer carry); what such a file can still do
+is bounded by the ranges above. Version 1 files (tag of the seed and the prior only) are
+still read; their parameters are protected by the ranges above only, and an edited
+payload with its CRC32 recomputed may decode to another valid sample.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import math
 import os
 import stat
 import struct
@@ -56,14 +79,18 @@ from rec_codec.errors import FormatError, InputError, MismatchError
 __all__ = [
     "MAGIC",
     "FORMAT_VERSION",
+    "READ_VERSIONS",
     "ALGORITHMS",
     "PARAMS",
     "PARAM_TYPES",
+    "PARAM_RANGES",
+    "MAX_DIMS",
     "Header",
     "pack",
     "unpack",
     "header_size",
     "describe",
+    "check_header",
     "seed_tag",
     "check_tag",
     "atomic_write",
@@ -71,7 +98,10 @@ __all__ = [
 ]
 
 MAGIC = b"\x89REC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions ``unpack`` reads: 1 (the tag covers the seed and the prior) and 2 (it also
+#: covers the algorithm, flags, shape and parameters; see "the tag" below).
+READ_VERSIONS = (1, 2)
 
 #: Algorithm name -> id (u8). Ids are never reused.
 ALGORITHMS: dict[str, int] = {
@@ -136,6 +166,53 @@ PARAMS: dict[str, tuple[int, str]] = {
     "wz_codewords": (67, "varint"),
 }
 
+#: The most elements (the product of the shape) a decoder accepts by default (``--max-dims``):
+#: 2^24, 128 MiB of float64 for the sample and as much again for each prior array, and about
+#: a second to hash the default prior for the tag. A larger shape in a file is a FormatError
+#: before anything is allocated by it (``check_header``).
+MAX_DIMS = 2**24
+
+_F32_MIN = 2.0**-149  # the smallest positive float32: "> 0" for an f32 parameter
+_F64_MIN = math.ulp(0.0)  # the smallest positive float64: "> 0" for an f64 parameter
+_F32_MAX = float(np.finfo(np.float32).max)
+_F64_MAX = float(np.finfo(np.float64).max)
+_VARINT_MAX = 2**64 - 1
+_U32_MAX = 2**32 - 1
+
+#: Parameter name -> (low, high), the closed range a decoder accepts (``check_header``).
+#: Every encoder writes values inside it; the limits that belong to another module repeat
+#: its constant (named in the comment), and the tests check that they agree.
+PARAM_RANGES: dict[str, tuple[int | float, int | float]] = {
+    "block_bits": (_F32_MIN, _F32_MAX),
+    "block_dims": (1, _VARINT_MAX),
+    "num_blocks": (1, _VARINT_MAX),  # and at most the number of elements
+    "orc_candidates": (1, 2**40),  # codec, partition and hybrid: ORC's N is at most 2^40
+    "index_model": (0, _U32_MAX),
+    "layout_mean": (1.0, _F32_MAX),  # the mean of block lengths >= 1
+    "layout_std": (0.5, _F32_MAX),  # floored at 1/2 by the encoder
+    "max_steps": (0, _VARINT_MAX),
+    # zipf_lambda(b) = 1 + 1 / (b + 1.53) is > 1 in float64 up to about 2^53
+    "zipf_bits": (0.0, 2.0**53),
+    "hybrid_eps": (_F64_MIN, 1.0 - 2.0**-53),  # (0, 1)
+    "hybrid_log2m_min": (0, 40),  # hybrid.MAX_LOG2_M
+    "hybrid_log2m_levels": (1, 41),  # hybrid.MAX_LOG2_M + 1
+    "uq_family": (0, 1),  # uq.FAMILIES
+    "uq_alpha": (_F64_MIN, _F64_MAX),  # soft_round.check_alpha: finite and > 0
+    "sp_margin_bits": (0.0, _F32_MAX),
+    "mi_profile": (0, _U32_MAX),
+    "sp_exp_mean": (0.0, 16.0),  # the mean of exponents in [0, partition.MAX_DIM_BIN_BITS]
+    "sp_exp_std": (0.5, 8.0),  # their std, floored at 1/2: at most half of the range
+    "sp_halving": (1, _VARINT_MAX),  # one byte in [1, 255] per depth (partition)
+    # Wyner-Ziv: wyner_ziv also bounds delta and sigma_v^2 against the source's variance
+    "wz_delta": (_F64_MIN, _F64_MAX),
+    "wz_cosets": (1, 2**40),  # wyner_ziv: at most 2^40 cosets
+    "wz_coset_code": (0, 1),  # wyner_ziv.COSET_CODES
+    "wz_sigma_v2": (_F64_MIN, _F64_MAX),
+    "wz_labels": (1, 2**40),  # wyner_ziv: label_bits <= 40
+    "wz_candidates": (1, 2**22),  # wyner_ziv.MAX_CANDIDATES
+    "wz_block_dims": (1, 64),  # wyner_ziv: dims <= 64
+}
+
 _FLAG_APPROXIMATE = 0x01
 _KNOWN_FLAGS = _FLAG_APPROXIMATE
 _MAX_NDIM = 32
@@ -154,7 +231,8 @@ class Header:
     Attributes:
         algorithm: str, a key of ``ALGORITHMS``.
         shape: tuple of int, the shape of the encoded array (``()`` for a scalar).
-        tag: int, the u32 tag of (seed, prior) from ``seed_tag``.
+        tag: int, the u32 tag of (seed, prior) from ``seed_tag`` (``pack`` folds the
+            header's fields into it, ``unpack`` takes them out).
         params: dict mapping keys of ``PARAMS`` to int (``varint``, ``u32``) or float
             (``f32``, ``f64``). They are written sorted by id; ``f32`` values read back
             as the float32 value of what was written.
@@ -259,6 +337,18 @@ def _encode_header(header: Header) -> bytes:
     return bytes(out)
 
 
+_TAG_OFFSET = 7  # magic, version, algorithm, flags
+
+
+def _body_digest(body: bytes | bytearray) -> int:
+    """The u32 a version-2 file folds into its tag: BLAKE2b over every byte before the
+    CRC32 (header fields, payload length and payload) but the tag's four bytes."""
+    digest = hashlib.blake2b(b"reccodec/body", digest_size=4)
+    digest.update(bytes(body[:_TAG_OFFSET]))
+    digest.update(bytes(body[_TAG_OFFSET + 4 :]))
+    return int.from_bytes(digest.digest(), "little")
+
+
 def pack(header: Header, payload: np.ndarray) -> bytes:
     """Serialise a header and its payload words into the bytes of one file.
 
@@ -288,6 +378,8 @@ def pack(header: Header, payload: np.ndarray) -> bytes:
     out = bytearray(body)
     out += _encode_varint(len(words))
     out += words
+    tag = struct.unpack("<I", out[_TAG_OFFSET : _TAG_OFFSET + 4])[0]
+    out[_TAG_OFFSET : _TAG_OFFSET + 4] = struct.pack("<I", tag ^ _body_digest(out))
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
 
@@ -382,6 +474,8 @@ def _parse(data: bytes, limit: int) -> tuple[Header, int, int]:
         raise FormatError(f"payload length {payload_len} is not a multiple of 4")
     payload_offset = reader.pos
     reader.take(payload_len)
+    if data[4] >= 2:  # the stored tag folds in the rest of the file (``_body_digest``)
+        tag ^= _body_digest(data[: reader.pos])
     header = Header(
         algorithm=algorithms[algorithm_id],
         shape=shape,
@@ -427,9 +521,10 @@ def _read(data: Any) -> tuple[bytes, Header, int, int]:
         raise FormatError("not a reccodec file")
     if size < 5:
         raise FormatError(f"truncated: the file has only {size} bytes")
-    if data[4] != FORMAT_VERSION:
+    if data[4] not in READ_VERSIONS:
         raise FormatError(
-            f"format version {data[4]} is not supported; this reccodec reads version {FORMAT_VERSION}"
+            f"format version {data[4]} is not supported; this reccodec reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))}"
         )
     if size < _MIN_FILE_BYTES:
         raise FormatError(f"truncated: the file has only {size} bytes")
@@ -521,13 +616,72 @@ def describe(data: bytes) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the tag
 
 
-def _array_for_tag(name: str, values: Any) -> np.ndarray:
+def check_header(header: Header, max_dims: int = MAX_DIMS) -> int:
+    """Check what a decoder allocates and loops by, before it does: the shape and the params.
+
+    Args:
+        header: Header, from ``unpack``.
+        max_dims: int, the most elements the caller accepts (``--max-dims``; default
+            ``MAX_DIMS``).
+
+    Returns:
+        int, the number of elements of the file's array (the product of its shape, at most
+        ``max_dims``; 0 for an empty array, which each decoder refuses in its own words).
+
+    Raises:
+        FormatError: the shape has a dimension or a product above ``max_dims``, or a
+            parameter lies outside its range in ``PARAM_RANGES``; the message names it.
+        InputError: ``max_dims`` is not a positive integer.
+    """
+    max_dims = _check_max_dims(max_dims)
+    size = 1
+    for dim in header.shape:
+        size *= dim
+        if dim > max_dims or size > max_dims:
+            raise FormatError(
+                f"the file declares an array of shape {tuple(header.shape)}, more than the "
+                f"{max_dims} elements allowed (--max-dims): the file is corrupt, or pass a larger --max-dims"
+            )
+    for name, value in header.params.items():
+        low, high = PARAM_RANGES[name]
+        if not low <= value <= high:
+            raise FormatError(
+                f"the file's parameter {name} = {value!r} is out of range (valid: [{low!r}, {high!r}]): "
+                "the file is corrupt"
+            )
+    return size
+
+
+def _check_max_dims(max_dims: Any) -> int:
+    if isinstance(max_dims, bool) or not isinstance(max_dims, (int, np.integer)) or not 1 <= max_dims < 2**63:
+        raise InputError(f"--max-dims must be an integer in [1, 2^63), got {max_dims!r}")
+    return int(max_dims)
+
+
+_TAG_CHUNK = 1 << 16  # elements hashed at a time
+
+
+def _hash_array(digest: Any, name: str, values: Any) -> None:
+    """Hash ``values`` as contiguous little-endian float64, a chunk at a time.
+
+    A broadcast view (a whole prior from one value) is hashed without being materialised.
+    """
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"{name} must be an array of real numbers") from None
-    # -0.0 + 0.0 is +0.0: the two zeros give one tag.
-    return np.ascontiguousarray(array + 0.0, dtype="<f8")
+    if array.size > _TAG_CHUNK and not any(array.strides):  # one value broadcast: one chunk, hashed again
+        chunk = np.full(_TAG_CHUNK, array.flat[0] + 0.0, dtype="<f8").tobytes()
+        for _ in range(array.size // _TAG_CHUNK):
+            digest.update(chunk)
+        digest.update(chunk[: 8 * (array.size % _TAG_CHUNK)])
+        return
+    flat = array.reshape(-1) if array.flags.c_contiguous else None
+    for start in range(0, array.size, _TAG_CHUNK):
+        stop = min(start + _TAG_CHUNK, array.size)
+        chunk = flat[start:stop] if flat is not None else array.flat[start:stop]
+        # -0.0 + 0.0 is +0.0: the two zeros give one tag.
+        digest.update(np.ascontiguousarray(chunk + 0.0, dtype="<f8"))
 
 
 def seed_tag(seed: int, prior_mean: np.ndarray, prior_std: np.ndarray) -> int:
@@ -537,7 +691,8 @@ def seed_tag(seed: int, prior_mean: np.ndarray, prior_std: np.ndarray) -> int:
     digest) over: the seed as 8 bytes little-endian unsigned; for the mean, then the
     std, its ndim as u8 and each dimension as u64 little-endian; then the mean and the
     std as contiguous little-endian float64 values. A wrong seed or prior passes the
-    check with probability 2^-32.
+    check with probability 2^-32. The values are hashed a chunk at a time, so a prior
+    given as a broadcast view is never copied whole.
 
     Args:
         seed: int, the shared seed, in [0, 2^64).
@@ -551,32 +706,53 @@ def seed_tag(seed: int, prior_mean: np.ndarray, prior_std: np.ndarray) -> int:
         InputError: the seed is not an integer in [0, 2^64), or the prior is not numeric.
     """
     seed = _check_uint("seed", seed, _U64_LIMIT)
-    mean = _array_for_tag("prior_mean", prior_mean)
-    std = _array_for_tag("prior_std", prior_std)
+    shapes = []
+    for name, values in (("prior_mean", prior_mean), ("prior_std", prior_std)):
+        try:
+            shapes.append(np.shape(values))
+        except (TypeError, ValueError):
+            raise InputError(f"{name} must be an array of real numbers") from None
     digest = hashlib.blake2b(seed.to_bytes(8, "little"))
-    for array in (mean, std):
-        if array.ndim > 255:
+    for shape in shapes:
+        if len(shape) > 255:
             raise InputError("the prior has too many dimensions")
-        digest.update(bytes([array.ndim]))
-        digest.update(struct.pack(f"<{array.ndim}Q", *array.shape))
-    digest.update(mean.tobytes())
-    digest.update(std.tobytes())
+        digest.update(bytes([len(shape)]))
+        digest.update(struct.pack(f"<{len(shape)}Q", *shape))
+    _hash_array(digest, "prior_mean", prior_mean)
+    _hash_array(digest, "prior_std", prior_std)
     return int.from_bytes(digest.digest()[:4], "little")
 
 
-def check_tag(header: Header, seed: int, prior_mean: np.ndarray, prior_std: np.ndarray) -> None:
-    """Refuse to decode with a seed or prior other than the encoder's.
+def check_tag(
+    header: Header,
+    seed: int,
+    prior_mean: np.ndarray | None,
+    prior_std: np.ndarray | None,
+    max_dims: int = MAX_DIMS,
+) -> None:
+    """Refuse a file a decoder must not trust, or a seed or prior other than the encoder's.
+
+    The header is checked first (``check_header``), then the tag, so a decoder calls this
+    before it allocates anything by the header. With ``prior_mean`` and ``prior_std``
+    None, the prior is the default N(0, 1) of the header's shape, hashed without being
+    built.
 
     Args:
         header: Header, read from the file.
         seed: int, the decoder's seed.
-        prior_mean: array_like of float, the decoder's prior mean.
-        prior_std: array_like of float, the decoder's prior standard deviation.
+        prior_mean: array_like of float, the decoder's prior mean, or None (see above).
+        prior_std: array_like of float, the decoder's prior standard deviation, or None.
+        max_dims: int, as ``check_header``.
 
     Raises:
+        FormatError: as ``check_header``.
         MismatchError: the tag of (seed, prior) is not the one in the header.
         InputError: as ``seed_tag``.
     """
+    check_header(header, max_dims)
+    if prior_mean is None and prior_std is None:
+        shape = tuple(header.shape)
+        prior_mean, prior_std = np.broadcast_to(0.0, shape), np.broadcast_to(1.0, shape)
     if seed_tag(seed, prior_mean, prior_std) != header.tag:
         raise MismatchError(_TAG_MISMATCH)
 

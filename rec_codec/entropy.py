@@ -39,6 +39,7 @@ import json
 import math
 import operator
 import os
+import zipfile
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -809,6 +810,45 @@ def _valid_octave_table(p: np.ndarray) -> str | None:
     return None
 
 
+_INDEX_MODEL_KEYS = ("format", "version", "octave_probs", "training_indices", "metadata")
+_MAX_INDEX_MODEL_MEMBER = 1 << 20  # bytes of one .npy member; the table is 512 bytes
+
+
+def _read_npz_member(archive: zipfile.ZipFile, key: str, path: str) -> np.ndarray | None:
+    """The array ``key`` of an .npz archive, or None when it is absent.
+
+    The file is untrusted: only this member is read, and only when it is at most
+    ``_MAX_INDEX_MODEL_MEMBER`` bytes (zipfile reads no more than the size the directory
+    declares, and checks the CRC); its .npy header must declare exactly the bytes that
+    follow it, and object arrays are refused, so nothing is allocated beyond the member.
+    """
+    try:
+        info = archive.getinfo(key + ".npy")
+    except KeyError:
+        return None
+    if info.file_size > _MAX_INDEX_MODEL_MEMBER:
+        raise FormatError(f"{path}: the '{key}' entry holds {info.file_size} bytes; an index model file "
+                          f"holds at most {_MAX_INDEX_MODEL_MEMBER} per entry")
+    data = archive.read(info)
+    bad = FormatError(f"{path}: bad '{key}' entry in index model file")
+    buffer = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(buffer)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buffer)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buffer)
+        else:
+            raise bad
+    except ValueError as exc:
+        raise bad from exc
+    count = math.prod(shape)
+    if dtype.hasobject or dtype.itemsize == 0 or count * dtype.itemsize != len(data) - buffer.tell():
+        raise bad
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=buffer.tell())
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
 @dataclass(frozen=True, eq=False)
 class EmpiricalIndexModel:
     """An index model fitted on training indices: an octave histogram with a Zipf escape.
@@ -954,23 +994,23 @@ class EmpiricalIndexModel:
             raise FormatError(f"index model file not found: {path}")
         not_npz = f"{path}: not an index model file (not an .npz archive)"
         try:
-            # Open the file here so that it is closed on every path (np.load leaks its
-            # own handle when the zip directory is broken).
             with open(path, "rb") as f:
                 try:
-                    data = np.load(f, allow_pickle=False)
-                except Exception as exc:
+                    archive = zipfile.ZipFile(f)
+                except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
                     raise FormatError(not_npz) from exc
-                if not isinstance(data, np.lib.npyio.NpzFile):  # a .npy file gives an array
-                    raise FormatError(not_npz)
-                with data:
-                    arrays = {key: data[key] for key in data.files}
+                with archive:
+                    arrays = {}
+                    for key in _INDEX_MODEL_KEYS:
+                        array = _read_npz_member(archive, key, path)
+                        if array is not None:
+                            arrays[key] = array
         except FormatError:
             raise
         except OSError as exc:
             raise FormatError(f"{path}: cannot read index model file ({exc.strerror or exc})") from exc
-        except Exception as exc:  # a broken zip member, object arrays, ...
-            raise FormatError(f"{path}: not a valid index model file ({exc})") from exc
+        except Exception as exc:  # a broken zip member, a bad CRC, a foreign compression, ...
+            raise FormatError(f"{path}: not a valid index model file ({type(exc).__name__}: {exc})") from exc
         return cls._from_arrays(arrays, path)
 
     @classmethod
@@ -1003,8 +1043,10 @@ class EmpiricalIndexModel:
         try:
             metadata = json.loads(scalar("metadata", "U"))
             metadata = _check_metadata(metadata)
-        except (ValueError, InputError) as exc:
+        except (ValueError, InputError) as exc:  # a JSON error, an integer of too many digits, ...
             raise FormatError(f"{path}: bad metadata in index model file ({exc})") from exc
+        except RecursionError:
+            raise FormatError(f"{path}: bad metadata in index model file (JSON nested too deeply)") from None
         return cls(
             octave_probs=arrays["octave_probs"].astype(np.float64),
             training_indices=int(training),

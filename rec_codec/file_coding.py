@@ -31,6 +31,10 @@ __all__ = [
     "index_octaves",
     "quantized_gaussian_bits",
     "check_max_steps",
+    "check_target_range",
+    "MAX_MAX_STEPS",
+    "MAX_STD_RATIO",
+    "MAX_MEAN_SIGMAS",
     "target_header",
     "write_layout",
     "read_layout",
@@ -42,6 +46,10 @@ __all__ = [
 
 DEFAULT_BLOCK_BITS = 16.0
 DEFAULT_MAX_STEPS = 2**31
+MAX_MAX_STEPS = 2**62  # the kernels count steps in int64
+#: limits of a target against its prior, per dimension (``check_target_range``)
+MAX_STD_RATIO = 2.0**32
+MAX_MEAN_SIGMAS = 2.0**32
 # A block closes before its D_inf passes the KL budget by this much: PFR's steps grow as
 # 2^D_inf, and dimensions with little KL can still carry most of a bit of D_inf each.
 DINF_SLACK_BITS = 4.0
@@ -104,10 +112,42 @@ def resolve_prior(target, prior):
         InputError: a prior of another shape.
     """
     if prior is None:
-        return standard_normal_like(target.shape)
-    if prior.shape != target.shape:
+        prior = standard_normal_like(target.shape)
+    elif prior.shape != target.shape:
         raise InputError(f"target has shape {target.shape} but the prior has shape {prior.shape}")
+    check_target_range(target, prior)
     return prior
+
+
+def check_max_steps(max_steps):
+    """``max_steps`` as an int in [1, ``MAX_MAX_STEPS``]; InputError otherwise."""
+    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) \
+            or not 1 <= max_steps <= MAX_MAX_STEPS:
+        raise InputError(f"--max-steps must be an integer in [1, 2^{MAX_MAX_STEPS.bit_length() - 1}], got {max_steps!r}")
+    return int(max_steps)
+
+
+def check_target_range(target, prior):
+    """Refuse a target too far from the prior for any algorithm's arithmetic.
+
+    A dimension whose std is more than ``MAX_STD_RATIO`` times smaller or larger than the
+    prior's, or whose mean lies more than ``MAX_MEAN_SIGMAS`` prior stds from the prior's,
+    carries far more than the 2^40 candidates of any search can code, and would overflow
+    the planning (KL, D_inf, candidate counts) to infinity.
+
+    Raises:
+        InputError: naming the first such dimension.
+    """
+    ratio = target.std / prior.std
+    offset = np.abs(target.mean - prior.mean) / prior.std
+    bad = ~((ratio >= 1.0 / MAX_STD_RATIO) & (ratio <= MAX_STD_RATIO) & (offset <= MAX_MEAN_SIGMAS))
+    if bad.any():
+        i = int(np.argmax(bad.ravel()))
+        name = dimension_name(target.shape, i)
+        raise InputError(f"dimension {name}: target N({target.mean.flat[i]:.6g}, {target.std.flat[i]:.6g}^2) is too far "
+                         f"from the prior N({prior.mean.flat[i]:.6g}, {prior.std.flat[i]:.6g}^2) to code: the stds "
+                         f"may differ by a factor of at most 2^{int(math.log2(MAX_STD_RATIO))} and the means by at "
+                         f"most 2^{int(math.log2(MAX_MEAN_SIGMAS))} prior stds")
 
 
 def dimension_name(shape, flat_index):
@@ -138,12 +178,6 @@ def quantized_gaussian_bits(values, mean, std):
     mass = [0.5 * (math.erfc((x - 0.5 - mean) * scale) - math.erfc((x + 0.5 - mean) * scale))
             for x in values.tolist()]
     return float(-np.log2(np.maximum(mass, 2.0**-24)).sum())
-
-
-def check_max_steps(max_steps):
-    """Raises InputError unless max_steps >= 1."""
-    if int(max_steps) < 1:
-        raise InputError(f"--max-steps must be >= 1, got {max_steps}")
 
 
 def target_header(algorithm, target, seed, prior, params, approximate):
@@ -194,18 +228,18 @@ def read_layout(header, reader, num_dims):
     return BlockLayout(np.append(coded, last))
 
 
-def decoder_prior(header, seed, prior, index_model):
-    """The decoder's prior (default N(0, 1)) after checking the seed, prior and index model
-    against the file's header."""
+def decoder_prior(header, seed, prior, index_model, max_dims=container.MAX_DIMS):
+    """The decoder's prior (default N(0, 1)), built only once the header's ranges, the seed,
+    the prior and the index model have been checked against the file (``container.check_tag``
+    hashes the default prior without building it), so a corrupt header allocates nothing."""
     split_seed(seed)
     shape = tuple(header.shape)
-    if prior is None:
-        prior = standard_normal_like(shape)
-    elif prior.shape != shape:
+    if prior is not None and prior.shape != shape:
         raise InputError(f"the file holds shape {shape} but the prior has shape {prior.shape}")
-    container.check_tag(header, seed, prior.mean, prior.std)
+    container.check_tag(header, seed, None if prior is None else prior.mean, None if prior is None else prior.std,
+                        max_dims)
     check_index_model(header, index_model)
-    return prior
+    return standard_normal_like(shape) if prior is None else prior
 
 
 def check_index_model(header, index_model):

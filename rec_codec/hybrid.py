@@ -265,10 +265,10 @@ def encode(algorithm, target, seed, prior, block_bits=DEFAULT_BLOCK_BITS, block_
                          max_steps=max_steps, progress=progress)
 
 
-def decode(header, words, seed, prior, index_model=None):
+def decode(header, words, seed, prior, index_model=None, max_dims=container.MAX_DIMS):
     """The registry's entry (``algorithms``): check the seed, prior and index model against
-    the header, then ``decode_hybrid``."""
-    prior = decoder_prior(header, seed, prior, index_model)
+    the header (and the shape against ``max_dims``), then ``decode_hybrid``."""
+    prior = decoder_prior(header, seed, prior, index_model, max_dims)
     header_dims(header)
     zipf_bits_param(header)
     return decode_hybrid(header, words, seed, prior, index_model)

@@ -165,9 +165,16 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
         strict (bool): refuse an item that needs narrowing.
         max_steps (int): cap on candidates per block.
     Raises:
-        InputError: an item that needs narrowing with ``strict``, or a block past max_steps.
+        InputError: an item that needs narrowing with ``strict``, an item too far from the
+            coding distribution (``codec.check_target_range``), a max_steps out of range,
+            or a block past max_steps.
     """
+    from .file_coding import check_max_steps, check_target_range
+
+    max_steps = check_max_steps(max_steps)
     count, dims = mean.shape
+    check_target_range(DiagonalGaussian(mean, std), DiagonalGaussian(np.broadcast_to(model.coding_mean, mean.shape),
+                                                                     np.broadcast_to(model.coding_std, mean.shape)))
     kl = kl_bits(DiagonalGaussian(mean, std), DiagonalGaussian(np.broadcast_to(model.prior_mean, mean.shape),
                                                               np.broadcast_to(model.prior_std, mean.shape)))
     narrowed_std, narrowed, tv = narrow_stds(model, mean, std, strict)

@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import FormatError, InputError, MismatchError
 
-__all__ = ["CodecModel", "MODEL_MAGIC", "MODEL_VERSION", "N_OCTAVES", "INDEX_TOTAL_BITS", "load_model"]
+__all__ = ["CodecModel", "MAX_SCALE", "MODEL_MAGIC", "MODEL_VERSION", "N_OCTAVES", "INDEX_TOTAL_BITS", "load_model"]
 
 MODEL_MAGIC = b"\x89RCM"
 MODEL_VERSION = 1
@@ -48,6 +48,7 @@ N_OCTAVES = 63  # octave b of n + 1 = 2^b + r, b in 0..62
 INDEX_TOTAL_BITS = 16  # every frequency table sums to 2^16
 ALGORITHMS = ("sp-pfr", "pfr")
 MAX_BLOCK_BIN_BITS = 61  # the bins of a block are numbered by an int64 (kernels.partition)
+MAX_SCALE = 2.0**100  # |means| and stds (and 1 / stds) of a model are at most this: samples stay finite
 _MAX_META = 1 << 16
 _MAX_DIMS = 1 << 24
 _ARRAYS = (  # name, dtype, length: "dims", "blocks", "tables" (x N_OCTAVES) or "levels" (x 2)
@@ -108,7 +109,13 @@ class CodecModel:
             _check(getattr(self, name).shape == (dims,), f"the model's {name} does not fit its shape")
         for name in ("prior_mean", "prior_std", "coding_mean", "coding_std"):
             _check(np.isfinite(getattr(self, name)).all(), f"the model's {name} is not finite")
-        _check((self.prior_std > 0).all() and (self.coding_std > 0).all(), "the model's stds must be positive")
+        for name in ("prior_mean", "coding_mean"):
+            _check((np.abs(getattr(self, name)) <= MAX_SCALE).all(),
+                   f"the model's {name} is out of range (|mean| <= 2^{int(math.log2(MAX_SCALE))})")
+        for name in ("prior_std", "coding_std"):
+            _check(((getattr(self, name) >= 1.0 / MAX_SCALE) & (getattr(self, name) <= MAX_SCALE)).all(),
+                   f"the model's {name} is out of range (2^-{int(math.log2(MAX_SCALE))} .. "
+                   f"2^{int(math.log2(MAX_SCALE))})")
         lengths = self.block_lengths
         _check(lengths.ndim == 1 and lengths.size >= 1 and (lengths >= 1).all() and int(lengths.sum()) == dims,
                "the model's block layout does not add up to its shape")

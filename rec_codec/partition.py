@@ -195,16 +195,21 @@ def allocate_bins(weights, layout, margin_bits=DEFAULT_MARGIN_BITS, powers_of_tw
     return np.clip(np.round(np.exp2(share)), 1, 2**MAX_DIM_BIN_BITS).astype(np.int64)
 
 
-def _strides(nbins, layout):
-    """Mixed-radix stride of each dimension within its block (j = sum k_d stride_d)."""
+def _strides(nbins, layout, error=InputError):
+    """Mixed-radix stride of each dimension within its block (j = sum k_d stride_d).
+
+    Raises:
+        ``error`` (InputError by default; the decoder passes FormatError): a block has
+            2^62 bins or more.
+    """
     strides = np.ones(nbins.shape[0], dtype=np.int64)
     for s, n in zip(layout.starts.tolist(), layout.lengths.tolist()):
         acc = 1
         for k in range(s, s + n):
             strides[k] = acc
             acc *= int(nbins[k])
-        if acc >= 2**62:
-            raise InputError(f"the block at dimension {s} has 2^{math.log2(acc):.0f} bins; at most 2^62 fit")
+            if acc >= 2**62:
+                raise error(f"the block at dimension {s} has 2^{math.log2(acc):.0f} bins or more; at most 2^62 fit")
     return strides
 
 
@@ -365,8 +370,13 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
     num_candidates = 0
     if algorithm == "sp-orc":
         if orc_candidates is None:
-            budget = math.ceil(float(np.maximum(block_kl - log2_bins, 0.0).max()))
-            orc_candidates = 2 ** min(max(budget + 4, 4), _MAX_ORC_LOG2)
+            left = np.maximum(block_kl - log2_bins, 0.0)
+            budget = math.ceil(float(left.max()))
+            if budget + 4 > _MAX_ORC_LOG2:
+                i = int(np.argmax(left))
+                raise InputError(f"block {i} has {float(left[i]):.4g} bits of KL past its bins: SP-ORC would need "
+                                 f"2^{budget + 4} candidates, more than 2^{_MAX_ORC_LOG2}: the target is too far from the prior")
+            orc_candidates = 2 ** max(budget + 4, 4)
         num_candidates = int(orc_candidates)
         if not 1 <= num_candidates <= 2**_MAX_ORC_LOG2:
             raise InputError(f"--orc-candidates must be in [1, 2^{_MAX_ORC_LOG2}], got {num_candidates}")
@@ -450,12 +460,13 @@ def encode_partitioned(target, seed, prior=None, algorithm="sp-pfr", block_bits=
 # --------------------------------------------------------------------------- decode
 
 
-def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_profile=None):
+def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_profile=None,
+                       max_dims=container.MAX_DIMS):
     """Decode the payload of an SP-PFR or SP-ORC file (its header already unpacked).
 
     Args:
         header (container.Header), words (np.ndarray): from ``container.unpack``.
-        seed, prior, index_model: as ``codec.decode``.
+        seed, prior, index_model, max_dims: as ``codec.decode``.
         mi_profile (array_like or None): the encoder's MI profile, if it used one.
     Returns:
         np.ndarray: the encoder's sample, bit for bit.
@@ -463,12 +474,12 @@ def decode_partitioned(header, words, seed, prior=None, index_model=None, mi_pro
         FormatError, MismatchError, InputError: as ``codec.decode``; MismatchError also for
             a missing or different MI profile.
     """
-    prior, layout, nbins, bins, local = _read_fields(header, words, seed, prior, index_model, mi_profile)
+    prior, layout, nbins, bins, local = _read_fields(header, words, seed, prior, index_model, mi_profile, max_dims)
     return sample_values(seed, prior.flat(), layout, nbins, bins, local).reshape(tuple(header.shape))
 
 
-def _read_fields(header, words, seed, prior, index_model, mi_profile):
-    prior = decoder_prior(header, seed, prior, index_model)
+def _read_fields(header, words, seed, prior, index_model, mi_profile, max_dims=container.MAX_DIMS):
+    prior = decoder_prior(header, seed, prior, index_model, max_dims)
     shape = tuple(header.shape)
     params = header.params
     num_dims = int(np.prod(shape, dtype=np.int64))
@@ -513,7 +524,7 @@ def _read_fields(header, words, seed, prior, index_model, mi_profile):
         exponents = reader.read_quantized_gaussian(num_dims, 0, MAX_DIM_BIN_BITS, params["sp_exp_mean"],
                                                    params["sp_exp_std"])
         nbins = (np.int64(1) << exponents).astype(np.int64)
-    _strides(nbins, layout)
+    _strides(nbins, layout, FormatError)
     split = nbins > 1
     bins = np.zeros(num_dims, dtype=np.int64)
     bins[split] = reader.read_uniform(nbins[split])
@@ -543,6 +554,6 @@ def encode(algorithm, target, seed, prior, block_bits=32.0, block_dims=None, orc
                               dinf_limit=dinf_limit)
 
 
-def decode(header, words, seed, prior, index_model=None, mi_profile=None):
+def decode(header, words, seed, prior, index_model=None, mi_profile=None, max_dims=container.MAX_DIMS):
     """The registry's entry (``algorithms``): ``decode_partitioned``."""
-    return decode_partitioned(header, words, seed, prior, index_model, mi_profile)
+    return decode_partitioned(header, words, seed, prior, index_model, mi_profile, max_dims)

@@ -105,13 +105,16 @@ class UQPrior:
         object.__setattr__(self, "loc", np.array(loc, dtype=np.float64))
         object.__setattr__(self, "scale", np.array(scale, dtype=np.float64))
 
-    def broadcast_to(self, shape, name="prior"):
-        """Flat loc and scale arrays for an array of ``shape``."""
+    def views(self, shape, name="prior"):
+        """loc and scale as read-only views of ``shape`` (nothing is copied)."""
         try:
-            loc = np.broadcast_to(self.loc, shape)
-            scale = np.broadcast_to(self.scale, shape)
+            return np.broadcast_to(self.loc, shape), np.broadcast_to(self.scale, shape)
         except ValueError:
             raise InputError(f"{name} has shape {self.loc.shape}, which does not fit values of shape {tuple(shape)}") from None
+
+    def broadcast_to(self, shape, name="prior"):
+        """Flat loc and scale arrays for an array of ``shape``."""
+        loc, scale = self.views(shape, name)
         return np.ascontiguousarray(loc).ravel(), np.ascontiguousarray(scale).ravel()
 
     def standard_cdf(self, t):
@@ -340,17 +343,19 @@ def _tag(seed, prior, shape):
     return container.seed_tag(seed, loc.reshape(shape), scale.reshape(shape))
 
 
-def decode_uq(data, seed, prior):
+def decode_uq(data, seed, prior, max_dims=container.MAX_DIMS):
     """Decode a UQ file into the encoder's y_hat, bit for bit.
 
     Args:
         data (bytes): the file's content.
         seed (int): the encoder's seed.
         prior (UQPrior): the encoder's prior of y.
+        max_dims (int): the most elements a file may declare (``--max-dims``).
     Returns:
         np.ndarray: float64 y_hat of the encoded shape (y + u, or r_alpha(s_alpha(y) + u)).
     Raises:
-        FormatError: corrupt data, or not a UQ file.
+        FormatError: corrupt data, not a UQ file, a parameter out of range, or more than
+            max_dims elements.
         MismatchError: another seed, prior or prior family than the encoder's.
         InputError: a missing prior, or one that does not fit the file's shape.
     """
@@ -371,14 +376,12 @@ def decode_uq(data, seed, prior):
         raise MismatchError(f"this file was coded with a {families[family_id]} prior ({want[0]}/{want[1]}), "
                             f"not a {prior.family} one")
     alpha = header.params.get("uq_alpha")
-    if alpha is not None and not alpha > 0:
-        raise FormatError("the uq file holds an invalid alpha")
     shape = tuple(header.shape)
-    count = int(np.prod(shape, dtype=np.int64))
+    count = container.check_header(header, max_dims)  # alpha's range and the shape, before any allocation
     if count == 0:
         raise FormatError("the file holds an empty array")
+    container.check_tag(header, seed, *prior.views(shape), max_dims)  # the prior is copied only after the tag matches
     loc, scale = prior.broadcast_to(shape)
-    container.check_tag(header, seed, loc.reshape(shape), scale.reshape(shape))
     u = dither(seed, count)
     centre, mean = _model_means(loc, _effective_dither(u, alpha))
     g, groups = _groups(scale)

@@ -25,6 +25,17 @@ The model file (JSON)::
              "decoder": "soft", "soft_draws": 64, "components": 4}}
 
 ``reccodec wz design`` fills the scheme's section for a target rate.
+
+**Untrusted input.** A model file and a coded file may come from anywhere, so everything
+that sets the decoder's work or memory has a stated range: the variances lie in
+``VARIANCE_RANGE``; the soft decoder takes at most ``MAX_SOFT_DRAWS`` draws and
+``MAX_COMPONENTS`` components; a file's NSQ cell width may make the decoder weigh at most
+``MAX_NSQ_CELLS`` cells per sample (which bounds delta from below against the source's
+spread, and from above by ``2^32 sigma_x``); a file's sigma_v^2 lies within
+``SV2_RATIO_RANGE`` times var_x; labels are at most 2^40 (a power of two above 2^23);
+the model file is JSON of at most ``MAX_MODEL_BYTES``. Out-of-range values are refused
+with an ``InputError`` (model) or a ``FormatError`` (file) that names them. The kernels
+report what they cannot compute through a status instead of raising.
 """
 
 from __future__ import annotations
@@ -40,7 +51,15 @@ import numpy as np
 from . import container
 from .entropy import PayloadReader, PayloadWriter
 from .errors import FormatError, InputError, MismatchError
-from .kernels.wz import coset_probabilities, nsq_decode, rec_decode, rec_encode
+from .kernels.wz import (
+    REACH,
+    STATUS_BAD_ARGUMENTS,
+    STATUS_NOT_FINITE,
+    coset_probabilities,
+    nsq_decode,
+    rec_decode,
+    rec_encode,
+)
 from .rng import STREAM_DITHER, ndtri_as241, split_seed, stream_word, uniforms
 
 __all__ = [
@@ -88,10 +107,25 @@ JOINT_COMPONENTS = 8
 SOFT_DRAWS_PER_GROUP = 32  # prior draws per candidate list of the soft REC decoder
 SOFT_SCAN_BUDGET = 2**18  # ... unless the lists' scans of N candidates would pass this
 SOFT_GROUP_ROUNDS = 8
+#: ranges of what a model file or a coded file may set (module docstring)
+VARIANCE_RANGE = (1e-30, 1e30)
+MAX_SOFT_DRAWS = 4096
+MAX_COMPONENTS = 64
+MAX_NSQ_CELLS = 2**24
+MAX_DELTA_SIGMAS = 2.0**32
+SV2_RATIO_RANGE = (2.0**-64, 2.0**32)
+MAX_LABELS = 2**40  # labels of REC binning, cosets of NSQ
+MAX_MODEL_BYTES = 2**20
+_MAX_MODEL_INT = 2**63
+_ROWS_PER_READ = 2**22  # coset table entries decoded at a time
 _ALGORITHM = {"nsq": "wz-nsq", "rec": "wz-rec"}
 _SCHEME_OF = {v: k for k, v in _ALGORITHM.items()}
 _PROB_FLOOR = 1e-9
 _TAG_MISMATCH = "the seed or the source model differs from the encoder's (tag mismatch)"
+_KERNEL_STATUS = {
+    STATUS_BAD_ARGUMENTS: "the file's parameters are out of range for the decoder: the file is corrupt",
+    STATUS_NOT_FINITE: "the estimate is not finite: the side information is too large for the file's parameters",
+}
 
 
 # --------------------------------------------------------------------------- the model
@@ -103,6 +137,8 @@ def _number(obj, key, where, positive=True, integer=False):
     value = obj[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{where}: {key} must be a number, got {value!r}")
+    if isinstance(value, int) and not -_MAX_MODEL_INT < value < _MAX_MODEL_INT:
+        raise InputError(f"{where}: {key} is too large ({len(str(abs(value)))} digits)")
     if not math.isfinite(value):
         raise InputError(f"{where}: {key} must be finite, got {value!r}")
     if integer and value != int(value):
@@ -229,20 +265,62 @@ def _source_from(obj, where):
         raise InputError(f"{where}: source relation must be {' or '.join(repr(r) for r in RELATIONS)}, "
                          f"got {relation!r}")
     key = "var_y" if relation == "x = y + n" else "var_x"
-    return GaussianSource(relation, _number(obj, key, f"{where} source"), _number(obj, "var_n", f"{where} source"))
+    low, high = VARIANCE_RANGE
+    values = []
+    for name in (key, "var_n"):
+        value = _number(obj, name, f"{where} source")
+        if not low <= value <= high:
+            raise InputError(f"{where} source: {name} must be in [{low:g}, {high:g}], got {value!r}")
+        values.append(value)
+    return GaussianSource(relation, *values)
 
 
-def _nsq_from(obj, where):
+def _nsq_cells(source, delta, cosets, coset_code):
+    """Cells per sample that decoding weighs: the coset members within reach of the
+    posterior (``nsq_decode``) and, for a marginal code, every cell within reach of X's
+    marginal (``coset_probabilities``)."""
+    members = 2.0 * (REACH * math.sqrt(source.cond_var) / delta + 1.0) / cosets + 2.0
+    if coset_code == "uniform":
+        return members
+    return max(members, 2.0 * (REACH * math.sqrt(source.var_x) / delta + 1.0) + 5.0)  # inf for a tiny delta
+
+
+def _nsq_problem(source, delta, cosets, coset_code):
+    """Why (delta, cosets, coset_code) cannot be decoded within the stated limits, or None."""
+    if not 1 <= cosets <= MAX_LABELS:
+        return f"cosets must be in [1, 2^40], got {cosets}"
+    if coset_code == "marginal" and cosets > MAX_CODED_COSETS:
+        return (f"coset_code 'marginal' handles at most {MAX_CODED_COSETS} cosets, got {cosets}; "
+                "use coset_code 'uniform'")
+    if not 0 < delta <= MAX_DELTA_SIGMAS * math.sqrt(source.var_x):
+        return f"delta must be in (0, 2^32 sigma_x], got {delta!r}"
+    cells = _nsq_cells(source, delta, cosets, coset_code)
+    if not cells <= MAX_NSQ_CELLS:
+        return (f"delta {delta!r} is too small for the source: decoding would weigh {cells:.3g} cells "
+                f"per sample, more than 2^{MAX_NSQ_CELLS.bit_length() - 1}")
+    return None
+
+
+def _sv2_problem(source, sv2):
+    """Why sigma_v^2 is out of its range against the source, or None."""
+    low, high = (ratio * source.var_x for ratio in SV2_RATIO_RANGE)
+    if not low <= sv2 <= high:
+        return f"sigma_v2 must be within 2^-64 and 2^32 times var_x ({low:.3g} .. {high:.3g}), got {sv2!r}"
+    return None
+
+
+def _nsq_from(obj, where, source):
     where = f"{where} nsq"
-    cosets = _number(obj, "cosets", where, integer=True)
-    if cosets > 2**40:
-        raise InputError(f"{where}: cosets must be at most 2^40, got {cosets}")
-    return NSQParams(_number(obj, "delta", where), cosets,
-                     _choice(obj, "decoder", DECODERS, "soft", where),
-                     _choice(obj, "coset_code", COSET_CODES, "marginal", where))
+    params = NSQParams(_number(obj, "delta", where), _number(obj, "cosets", where, integer=True),
+                       _choice(obj, "decoder", DECODERS, "soft", where),
+                       _choice(obj, "coset_code", COSET_CODES, "marginal", where))
+    problem = _nsq_problem(source, params.delta, params.cosets, params.coset_code)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}")
+    return params
 
 
-def _rec_from(obj, where):
+def _rec_from(obj, where, source):
     where = f"{where} rec"
     params = RECParams(
         _number(obj, "sigma_v2", where),
@@ -259,7 +337,19 @@ def _rec_from(obj, where):
         raise InputError(f"{where}: candidates must be at most 2^22, got {params.candidates}")
     if params.dims > 64:
         raise InputError(f"{where}: dims must be at most 64, got {params.dims}")
+    problem = _soft_problem(params) or _sv2_problem(source, params.sigma_v2)
+    if problem is not None:
+        raise InputError(f"{where}: {problem}")
     return params
+
+
+def _soft_problem(params):
+    """Why the soft REC decoder's draws or components are out of range, or None."""
+    if not 1 <= params.soft_draws <= MAX_SOFT_DRAWS:
+        return f"soft_draws must be in [1, {MAX_SOFT_DRAWS}], got {params.soft_draws}"
+    if not 1 <= params.components <= MAX_COMPONENTS:
+        return f"components must be in [1, {MAX_COMPONENTS}], got {params.components}"
+    return None
 
 
 def model_from_dict(obj, where="model"):
@@ -287,18 +377,33 @@ def model_from_dict(obj, where="model"):
         if obj.get(name) is not None:
             if not isinstance(obj[name], dict):
                 raise InputError(f"{where}: {name!r} must be an object")
-            sections[name] = parse(obj[name], where)
+            sections[name] = parse(obj[name], where, source)
     return WZModel(source, scheme, **sections)
 
 
+def _bounded_int(text):
+    if len(text) > 40:  # far past any count or variance a model holds
+        raise ValueError(f"an integer of {len(text)} digits")
+    return int(text)
+
+
 def load_model(path):
-    """Read and validate MODEL.json; InputError with a one-line reason otherwise."""
+    """Read and validate MODEL.json; InputError with a one-line reason otherwise.
+
+    The file is untrusted: at most ``MAX_MODEL_BYTES``, integers of at most 40 digits,
+    and nesting within the JSON parser's recursion limit, then ``model_from_dict``.
+    """
     data = container.read_file(path)
+    where = os.fspath(path)
+    if len(data) > MAX_MODEL_BYTES:
+        raise InputError(f"{where}: not a model file ({len(data)} bytes; a model file has at most {MAX_MODEL_BYTES})")
     try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{os.fspath(path)}: not a JSON model file ({e})") from None
-    return model_from_dict(obj, os.fspath(path))
+        obj = json.loads(data.decode("utf-8"), parse_int=_bounded_int)
+    except (UnicodeDecodeError, ValueError) as e:  # json.JSONDecodeError is a ValueError
+        raise InputError(f"{where}: not a JSON model file ({e})") from None
+    except RecursionError:
+        raise InputError(f"{where}: not a model file (JSON nested too deeply)") from None
+    return model_from_dict(obj, where)
 
 
 def save_model(path, model):
@@ -538,7 +643,7 @@ def _draw_groups(z, groups):
     return label.astype(np.int64), groups
 
 
-def decode_with_choices(data, y, model, seed, decoder=None):
+def decode_with_choices(data, y, model, seed, decoder=None, max_dims=container.MAX_DIMS):
     """Decode with side information y; also return the hard decoder's choices.
 
     Args:
@@ -549,6 +654,7 @@ def decode_with_choices(data, y, model, seed, decoder=None):
             read from the file.
         seed (int): the encoder's seed.
         decoder (str or None): "soft" or "hard".
+        max_dims (int): the most elements a file may declare (``--max-dims``).
     Returns:
         (xhat, choices): float64 estimate of x in the file's shape, and the hard choices
         (nsq: cell per sample; rec: candidate per block, -1 when no candidate carries the
@@ -565,6 +671,7 @@ def decode_with_choices(data, y, model, seed, decoder=None):
     if scheme != model.scheme:
         raise MismatchError(f"the file was coded with scheme {scheme!r} but the model names {model.scheme!r}")
     split_seed(seed)
+    container.check_header(header, max_dims)
     shape = tuple(header.shape)
     y = _as_samples(y, "side information")
     if y.shape != shape:
@@ -583,37 +690,52 @@ def decode_with_choices(data, y, model, seed, decoder=None):
     if scheme == "nsq":
         delta = float(_param(header, "wz_delta"))
         cosets = int(_param(header, "wz_cosets"))
-        code = int(_param(header, "wz_coset_code"))
-        if delta <= 0 or not 1 <= cosets <= 2**40 or code >= len(COSET_CODES) \
-                or (COSET_CODES[code] == "marginal" and cosets > MAX_CODED_COSETS):
-            raise FormatError("the file's nsq parameters are out of range: the file is corrupt")
+        code = COSET_CODES[int(_param(header, "wz_coset_code"))]
+        problem = _nsq_problem(source, delta, cosets, code)
+        if problem is not None:
+            raise FormatError(f"the file's nsq parameters are out of range for the model's source ({problem}): "
+                              "the file is corrupt or was coded for another source")
         u = dithers(seed, count)
-        if COSET_CODES[code] == "marginal":
-            sent = reader.read_categorical(count, _nsq_probabilities(source, u, delta, cosets))
+        if code == "marginal":
+            sent = np.empty(count, dtype=np.int64)
+            rows = max(1, _ROWS_PER_READ // cosets)  # the table of count x L probabilities, a part at a time
+            for lo in range(0, count, rows):
+                hi = min(lo + rows, count)
+                sent[lo:hi] = reader.read_categorical(hi - lo, _nsq_probabilities(source, u[lo:hi], delta, cosets))
         else:
             sent = reader.read_uniform(cosets, count)
         reader.finish()
-        xhat, choices = nsq_decode(mean, math.sqrt(source.cond_var), sent, u, delta, cosets, decoder == "soft")
+        xhat, choices, status = nsq_decode(mean, math.sqrt(source.cond_var), sent, u, delta, cosets,
+                                           decoder == "soft")
     else:
         sv2 = float(_param(header, "wz_sigma_v2"))
         labels = int(_param(header, "wz_labels"))
         cap = int(_param(header, "wz_candidates"))
         dims = int(_param(header, "wz_block_dims"))
-        if sv2 <= 0 or labels < 1 or not 1 <= cap <= MAX_CANDIDATES or not 1 <= dims <= 64:
-            raise FormatError("the file's rec parameters are out of range: the file is corrupt")
+        problem = _sv2_problem(source, sv2)
+        if problem is None and labels > 2**23 and labels & (labels - 1):
+            problem = f"labels above 2^23 must be a power of two, got {labels}"
+        if problem is not None:
+            raise FormatError(f"the file's rec parameters are out of range for the model's source ({problem}): "
+                              "the file is corrupt or was coded for another source")
         starts, lengths = _blocks(count, dims)
         sent = reader.read_uniform(labels, starts.size)
         reader.finish()
         params = model.rec or RECParams(sv2, math.log2(labels), cap, dims)
+        problem = _soft_problem(params)
+        if problem is not None:
+            raise InputError(f"the model's rec section: {problem}")
         g0 = params.soft_draws // 2
-        components = max(1, params.components)
+        components = params.components
         gc = max(1, (params.soft_draws - g0) // components)
         z_prior = _soft_normals(g0, dims)
         # more lists mean shorter ones but one more scan of up to N candidates each
         prior_group, prior_groups = _draw_groups(z_prior, min(g0 // SOFT_DRAWS_PER_GROUP, SOFT_SCAN_BUDGET // cap))
-        xhat, choices = rec_decode(k0, k1, mean, starts, lengths, source.cond_var, source.var_x + sv2, sv2,
-                                   labels, cap, sent, decoder == "soft", z_prior, prior_group, prior_groups,
-                                   _soft_normals(gc, dims), components, 2.0)
+        xhat, choices, status = rec_decode(k0, k1, mean, starts, lengths, source.cond_var, source.var_x + sv2, sv2,
+                                           labels, cap, sent, decoder == "soft", z_prior, prior_group, prior_groups,
+                                           _soft_normals(gc, dims), components, 2.0)
+    if status:
+        raise FormatError(_KERNEL_STATUS.get(int(status), f"decoding failed with status {int(status)}"))
     return xhat.reshape(shape), choices
 
 
@@ -622,9 +744,9 @@ def seed_tag_of(seed, model):
     return container.seed_tag(seed, model.source.tag_vector(), np.zeros(0))
 
 
-def decode(data, y, model, seed, decoder=None):
+def decode(data, y, model, seed, decoder=None, max_dims=container.MAX_DIMS):
     """``decode_with_choices`` without the choices: the estimate of x."""
-    return decode_with_choices(data, y, model, seed, decoder)[0]
+    return decode_with_choices(data, y, model, seed, decoder, max_dims)[0]
 
 
 # --------------------------------------------------------------------------- design

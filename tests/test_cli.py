@@ -594,9 +594,9 @@ def test_a_flipped_byte_with_its_crc_fixed_decodes_or_fails_in_one_line(tmp_path
 def test_decode_refuses_another_format_version(tmp_path, encoded):
     rec, _ = encoded
     data = bytearray(rec.read_bytes())
-    data[4] = 2
+    data[4] = 9
     rec.write_bytes(with_crc(bytes(data[:-4])))
-    _decode_fails(tmp_path, rec, fragments=("version 2",))
+    _decode_fails(tmp_path, rec, fragments=("version 9",))
     fails(tmp_path, "info", rec, fragments=("version",))
 
 

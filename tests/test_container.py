@@ -40,7 +40,7 @@ _SAMPLE_HEADER = Header(
 )
 _SAMPLE_PAYLOAD = np.array([1, 0xFFFFFFFF], dtype=np.uint32)
 _SAMPLE_HEX = (
-    "89524543" "01" "02" "01" "efbeadde"  # magic, version, orc, approximate, tag
+    "89524543" "02" "02" "01" "c50132ed"  # magic, version, orc, approximate, tag (folded)
     "02" "02" "ac02"  # ndim 2, shape (2, 300)
     "04" "0100008041" "0303" "0507000000" "08e807"  # 4 params sorted by id
     "08" "01000000" "ffffffff"  # payload_len 8, payload words
@@ -239,12 +239,36 @@ def test_other_data_is_not_a_reccodec_file(data):
         unpack(data)
 
 
-def test_version_2_file_is_refused_with_the_version_message():
-    data = _with_crc(_body(version=2))
+def test_version_3_file_is_refused_with_the_version_message():
+    data = _with_crc(_body(version=3))
     with pytest.raises(
-        FormatError, match="^format version 2 is not supported; this reccodec reads version 1$"
+        FormatError, match="^format version 3 is not supported; this reccodec reads versions 1, 2$"
     ):
         unpack(data)
+
+
+def test_version_1_file_is_read_with_its_tag_as_stored():
+    body = bytearray(pack(_SAMPLE_HEADER, _SAMPLE_PAYLOAD)[:-4])
+    body[4] = 1
+    body[7:11] = struct.pack("<I", 0xDEADBEEF)
+    header, words = unpack(_with_crc(bytes(body)))
+    assert header == _SAMPLE_HEADER
+    assert words.tolist() == _SAMPLE_PAYLOAD.tolist()
+
+
+def test_every_byte_but_the_crc_is_folded_into_the_tag():
+    data = pack(_SAMPLE_HEADER, _SAMPLE_PAYLOAD)
+    for position in range(4, len(data) - 4):
+        if 7 <= position < 11:
+            continue
+        for bit in range(8):
+            body = bytearray(data[:-4])
+            body[position] ^= 1 << bit
+            try:
+                header, _ = unpack(_with_crc(bytes(body)))
+            except FormatError:
+                continue  # no longer parses
+            assert header.tag != _SAMPLE_HEADER.tag, (position, bit)
 
 
 def test_hand_built_minimal_file_is_read():
@@ -368,7 +392,7 @@ def test_describe_reports_header_and_payload_apart_as_json():
     data = pack(_SAMPLE_HEADER, _SAMPLE_PAYLOAD)
     info = describe(data)
     assert info == {
-        "format_version": 1,
+        "format_version": 2,
         "algorithm": "orc",
         "approximate": True,
         "shape": [2, 300],

@@ -25,6 +25,12 @@ its group's list.
 Candidates are generated lazily per block into buffers that grow by doubling, so every
 search of a block (the encoder's, the hard decoder's and all the soft draws) reads the
 same candidates and pays the PRNG once.
+
+The decoders never raise (an exception inside a parallel loop would leave their outputs
+unwritten): they check their arguments first and return a status with their results,
+``STATUS_OK``, ``STATUS_BAD_ARGUMENTS`` (nothing is computed) or ``STATUS_NOT_FINITE``
+(an estimate overflowed). A variance pair that leaves the supremum of a score unbounded
+makes the search scan all of its N candidates instead of dividing by zero.
 """
 
 import math
@@ -37,7 +43,11 @@ from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, STREAM_LABEL, fill_uniforms,
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _CHUNK = 64
-_REACH = 10.0  # cells farther than this many posterior stds carry no mass in double precision
+REACH = 10.0  # cells farther than this many posterior stds carry no mass in double precision
+STATUS_OK = 0
+STATUS_BAD_ARGUMENTS = 1
+STATUS_NOT_FINITE = 2
+_MAX_CELL_INDEX = 2.0**52  # |x / delta| past this has no exact cell index in float64
 
 
 # --------------------------------------------------------------------------- NSQ
@@ -72,7 +82,7 @@ def coset_probabilities(u, delta, cosets, scale):
     """
     n = u.shape[0]
     out = np.zeros((n, cosets))
-    reach = int(math.ceil(_REACH * scale / delta)) + 2
+    reach = int(math.ceil(REACH * scale / delta)) + 2
     w = delta / scale
     for i in numba.prange(n):
         for k in range(-reach, reach + 1):
@@ -96,17 +106,30 @@ def nsq_decode(mean, s, cosets_sent, u, delta, cosets, soft):
         delta, cosets: Delta and L.
         soft: True for the MMSE estimate over the coset, False for the heaviest cell.
     Returns:
-        (xhat, khat): float64 (n,) estimates and int64 (n,) most likely cells.
+        (xhat, khat, status): float64 (n,) estimates, int64 (n,) most likely cells, and
+        STATUS_OK, STATUS_BAD_ARGUMENTS (s, delta or L not positive and finite, a received
+        coset out of range) or STATUS_NOT_FINITE (a posterior mean too far out for the
+        cell width, or an estimate that overflowed).
     """
     n = mean.shape[0]
-    xhat = np.empty(n)
-    khat = np.empty(n, dtype=np.int64)
+    xhat = np.zeros(n)
+    khat = np.zeros(n, dtype=np.int64)
+    if not (0.0 < s < math.inf and 0.0 < delta < math.inf and cosets >= 1 and cosets_sent.shape[0] == n
+            and u.shape[0] == n):
+        return xhat, khat, STATUS_BAD_ARGUMENTS
+    for i in range(n):
+        if not 0 <= cosets_sent[i] < cosets:
+            return xhat, khat, STATUS_BAD_ARGUMENTS
     period = float(cosets)
+    reach = REACH * s / delta + 1.0
+    bad = np.zeros(n, dtype=np.bool_)
     for i in numba.prange(n):
         m = mean[i]
         c = cosets_sent[i]
         centre = m / delta - u[i]  # the cell index (real) of the posterior mean
-        reach = _REACH * s / delta + 1.0
+        if not abs(centre) + reach + period < _MAX_CELL_INDEX:
+            bad[i] = True
+            continue
         j_lo = int(math.floor((centre - reach - c) / period))
         j_hi = int(math.ceil((centre + reach - c) / period))
         num = 0.0
@@ -143,7 +166,9 @@ def nsq_decode(mean, s, cosets_sent, u, delta, cosets, soft):
             left = delta * (near_k + u[i] - 0.5)
             xhat[i] = min(max(m, left), left + delta)
             khat[i] = near_k
-    return xhat, khat
+        if not abs(xhat[i]) < math.inf:
+            bad[i] = True
+    return xhat, khat, STATUS_NOT_FINITE if bad.any() else STATUS_OK
 
 
 # --------------------------------------------------------------------------- REC binning
@@ -213,14 +238,17 @@ def _score_terms(centre, rho, d, var, sw2):
     """(1/var, 1/sw2, const, lrmax) of log r_x(w) = const + |w|^2 / (2 sw2) - |w - x|^2 / (2 var).
 
     lrmax bounds log r_x(w) over every w and every x within ``rho`` of ``centre``:
-    const + (|centre| + rho)^2 / (2 (sw2 - var)).
+    const + (|centre| + rho)^2 / (2 (sw2 - var)), or +inf when sw2 <= var.
     """
     csq = 0.0
     for k in range(d):
         csq += centre[k] * centre[k]
     reach_sq = csq if rho == 0.0 else (math.sqrt(csq) + rho) ** 2
     const = 0.5 * d * math.log(sw2 / var)
-    return 1.0 / var, 1.0 / sw2, const, const + 0.5 * reach_sq / (sw2 - var)
+    spread = sw2 - var
+    if not spread > 0.0:  # no finite supremum (sw2 <= var, or lost to rounding): scan all N
+        return 1.0 / var, 1.0 / sw2, const, math.inf
+    return 1.0 / var, 1.0 / sw2, const, const + 0.5 * reach_sq / spread
 
 
 @numba.njit(cache=True)
@@ -410,6 +438,41 @@ def _group_members(group, groups):
     return members, offsets
 
 
+@numba.njit(cache=True)
+def _all_finite(values):
+    for v in values:
+        if not abs(v) < math.inf:
+            return False
+    return True
+
+
+@numba.njit(cache=True)
+def _rec_arguments_ok(mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, sent, z_prior, prior_group,
+                      prior_groups, z_comp, components, inflate):
+    """Whether ``rec_decode`` can run on these arguments without an error."""
+    for v in (sc2, sw2, sv2, inflate):
+        if not 0.0 < v < math.inf:
+            return False
+    if not (sc2 + sv2 < math.inf and min(inflate * sc2 / (sc2 + sv2) * sv2, sc2) > 0.0):
+        return False  # the posterior given (y, w) and the components' variance
+    if num_labels < 1 or cap < 1 or components < 1 or prior_groups < 1:
+        return False
+    nb = starts.shape[0]
+    if lengths.shape[0] != nb or sent.shape[0] != nb or prior_group.shape[0] != z_prior.shape[0]:
+        return False
+    for b in range(nb):
+        if lengths[b] < 1 or starts[b] < 0 or starts[b] + lengths[b] > mean.shape[0]:
+            return False
+        if lengths[b] > z_prior.shape[1] or lengths[b] > z_comp.shape[1]:
+            return False
+        if not 0 <= sent[b] < num_labels:
+            return False
+    for g in prior_group:
+        if not 0 <= g < prior_groups:
+            return False
+    return _all_finite(mean)
+
+
 @numba.njit(cache=True, parallel=True)
 def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, sent, soft,
                z_prior, prior_group, prior_groups, z_comp, components, inflate):
@@ -433,12 +496,18 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
         components: K.
         inflate: variance of the components over the posterior given (y, w).
     Returns:
-        (xhat, indices): float64 flat estimates and int64 hard choices (-1: no candidate
-        carries the label).
+        (xhat, indices, status): float64 flat estimates, int64 hard choices (-1: no
+        candidate carries the label), and STATUS_OK, STATUS_BAD_ARGUMENTS (a variance not
+        positive and finite, L, N or K below 1, blocks, labels, draws or groups that do
+        not fit; nothing is computed) or STATUS_NOT_FINITE (an estimate overflowed).
     """
     nb = starts.shape[0]
-    xhat = np.empty(mean.shape[0])
-    indices = np.empty(nb, dtype=np.int64)
+    xhat = np.zeros(mean.shape[0])
+    indices = np.full(nb, -1, dtype=np.int64)
+    if not _rec_arguments_ok(mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, sent, z_prior, prior_group,
+                             prior_groups, z_comp, components, inflate):
+        return xhat, indices, STATUS_BAD_ARGUMENTS
+    bad = np.zeros(nb, dtype=np.bool_)
     sw = math.sqrt(sw2)
     vy = sc2 + sv2
     beta = sc2 / vy
@@ -463,6 +532,7 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
                 hard[k] = m[k] + beta * (w[best * d + k] - m[k])
         if not soft or best < 0:
             xhat[s0: s0 + d] = hard
+            bad[b] = not _all_finite(hard)
             continue
         kc = 0
         for i in range(top_n.shape[0]):
@@ -552,4 +622,5 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
                 xhat[s0 + k] = acc[k] / wsum
         else:
             xhat[s0: s0 + d] = hard
-    return xhat, indices
+        bad[b] = not _all_finite(xhat[s0: s0 + d])
+    return xhat, indices, STATUS_NOT_FINITE if bad.any() else STATUS_OK
