@@ -11,7 +11,10 @@ The digits VAE's 300 test posteriors are repeated (tiled) into --shards shards o
 
 It checks that the three give the same bytes, then measures the scheduler's own cost per
 task (--noop-tasks tasks that do nothing) and states the Dask overhead per shard against
-the local pool and, on paper, the items/s of 100 machines like this one.
+the local pool and, on paper, the items/s of 100 machines like this one. Each row also
+gives the CPU seconds spent (this process and the pool's; not measured for Dask) and the
+load average, since on a shared machine the wall-clock speedup is only as good as the
+cores that are free.
 
     python bench/shards_throughput.py --shards 8 --items 300 --json shards.json
 """
@@ -20,6 +23,7 @@ import argparse
 import glob
 import json
 import os
+import resource
 import tempfile
 import time
 
@@ -49,16 +53,27 @@ def make_shards(folder, shards, items):
     return paths
 
 
+def _cpu_seconds():
+    """CPU seconds of this process and of its finished child processes (a local pool's)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def timed(label, paths, model, seed, out_dir, **how):
+    cpu = _cpu_seconds()
     started = time.perf_counter()
     outcomes = encode_shards(paths, model, seed, out_dir, **how)
     seconds = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu
     total = summarize(outcomes)
     assert total["encoded"] == len(paths), [o.error for o in outcomes if o.failed]
     row = {"run": label, "shards": len(paths), "items": total["items"], "seconds": round(seconds, 2),
            "items_per_second": round(total["items"] / seconds, 1),
            "shard_seconds_mean": round(total["shard_seconds"] / len(paths), 3),
-           "bits_per_item": round(total["bits"] / total["items"], 2)}
+           "bits_per_item": round(total["bits"] / total["items"], 2),
+           "cpu_seconds": round(cpu, 1) if "client" not in how else None,
+           "items_per_cpu_second": round(total["items"] / cpu, 1) if "client" not in how else None,
+           "load_average": round(os.getloadavg()[0], 1)}
     print(json.dumps(row), flush=True)
     return row
 
@@ -101,7 +116,7 @@ def main():
             == contents(os.path.join(folder, "dask-2"))
     one, two, dask = rows
     per_shard_overhead = (dask["seconds"] - two["seconds"]) * 2 / args.shards
-    shard_seconds = one["seconds"] / args.shards  # one shard on one thread
+    shard_seconds = one["cpu_seconds"] / args.shards  # one shard on one free thread: its CPU time
     machines, cores = 100, 2
     per_item = shard_seconds / args.items
     items_10k_shard = 10_000
@@ -111,6 +126,7 @@ def main():
     summary = {
         "same_bytes": same,
         "speedup_2_over_1": round(two["items_per_second"] / one["items_per_second"], 3),
+        "cpu_per_item_2_over_1": round(one["items_per_cpu_second"] / two["items_per_cpu_second"], 3),
         "dask_over_pool_seconds": round(dask["seconds"] - two["seconds"], 2),
         "dask_overhead_per_shard_seconds": round(per_shard_overhead, 3),
         "scheduler_seconds_per_noop_task": round(per_task, 5),

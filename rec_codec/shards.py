@@ -242,17 +242,23 @@ def _run(work, jobs, model, seed, client, workers, progress):
     if client is not None:
         from distributed import as_completed
 
-        futures = [client.submit(_on_one_thread, work, name, source, output, model_bytes, seed,
+        futures = {client.submit(_on_one_thread, work, name, source, output, model_bytes, seed,
                                  key=f"reccodec-{work.__name__.strip('_')}-{name}-{os.urandom(4).hex()}",
-                                 pure=False, retries=0) for name, source, output in jobs]
+                                 pure=False): job for job in jobs for name, source, output in [job]}
         try:
             for future in as_completed(futures):
-                finished(future.result())
+                try:
+                    outcome = future.result()
+                except Exception as error:  # the cluster gave up on the task (KilledWorker, ...)
+                    name, source, output = futures[future]
+                    outcome = ShardOutcome(name, source, output, "failed", error=_one_line(
+                        source, f"its task failed on the cluster ({type(error).__name__}: {error})"))
+                finished(outcome)
         finally:
             for future in futures:
                 future.release()
     else:
-        workers = os.cpu_count() or 1 if workers is None else int(workers)
+        workers = (os.cpu_count() or 1) if workers is None else int(workers)
         if workers < 1:
             raise InputError(f"workers must be >= 1, got {workers}")
         workers = min(workers, len(jobs))
