@@ -230,3 +230,17 @@ def test_cli_refuses_bad_arguments_in_one_line(model_file, tmp_path, monkeypatch
     assert missing.code == 1 and len(missing.err.splitlines()) == 1
     assert "pip install 'reccodec[dask]'" in missing.err
     assert not os.path.exists(tmp_path / "out") or not os.listdir(tmp_path / "out")
+
+
+def test_progress_shows_shards_items_rate_and_time_left_only_when_enabled(capsys):
+    from reccodec_cli.shard_commands import _Progress
+    from rec_codec.shards import ShardOutcome
+
+    shown = _Progress(enabled=True)
+    shown(ShardOutcome("a", "a.npz", "a.recs", "encoded", items=10), 1, 4, 1.0)
+    line = capsys.readouterr().err
+    assert line.startswith("\rshards 1/4, items 10, ") and "items/s" in line and line.endswith(" left")
+    hidden = _Progress(enabled=False)
+    hidden(ShardOutcome("a", "a.npz", "a.recs", "encoded", items=10), 1, 4, 1.0)
+    hidden(ShardOutcome("b", "b.npz", "b.recs", "failed", error="b.npz: bad"), 2, 4, 1.0)
+    assert capsys.readouterr().err == "Error: b.npz: bad\n"
