@@ -99,7 +99,7 @@ def test_local_pool_gives_the_same_bytes_as_one_process(vae, model, one_process,
     assert _contents(tmp_path / "pool") == coded
 
 
-def test_local_cluster_gives_the_same_bytes_as_one_process(model, one_process, tmp_path):
+def test_local_cluster_gives_the_same_bytes_as_one_process(model, model_file, one_process, tmp_path):
     distributed = pytest.importorskip("distributed")
     paths, coded = one_process
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) \
@@ -109,6 +109,11 @@ def test_local_cluster_gives_the_same_bytes_as_one_process(model, one_process, t
         assert _contents(tmp_path / "dask") == coded
         decoded = decode_shards(sorted(str(tmp_path / "dask" / n) for n in coded), model, SEED,
                                 tmp_path / "samples", client=client)
+        on_the_shell = run_cli("encode-shards", os.path.join(os.path.dirname(paths[0]), "*.npz"), "--model",
+                               model_file, "--seed", SEED, "--out-dir", tmp_path / "cli", "--scheduler",
+                               cluster.scheduler_address, "-q")
+        assert on_the_shell.code == 0 and on_the_shell.err == "", on_the_shell.err
+        assert _contents(tmp_path / "cli") == coded
     assert [o.status for o in decoded] == ["decoded"] * SHARDS
     for name, data in coded.items():
         samples = np.load(tmp_path / "samples" / name.replace(".recs", ".npy"))
