@@ -150,7 +150,7 @@ def register(cli, friendly_errors, echo_json):
         go on; the exit status is 1 when any failed.
 
         \b
-        Example:
+        Examples:
           reccodec encode-shards 'shards/*.npz' --model digits.rcm --seed 7 --out-dir coded
           reccodec decode-shards 'coded/*.recs' --model digits.rcm --seed 7 --out-dir samples
         """
@@ -161,7 +161,16 @@ def register(cli, friendly_errors, echo_json):
     @common
     @friendly_errors
     def decode_shards_command(patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet):
-        """Decode each container NAME.recs of encode-shards into DIR/NAME.npy (the samples)."""
+        """Decode each container NAME.recs of encode-shards into DIR/NAME.npy (the samples).
+
+        The shard's seed is derived from the seed and NAME, so a renamed container does not
+        decode.
+
+        \b
+        Examples:
+          reccodec decode-shards 'coded/*.recs' --model digits.rcm --seed 7 --out-dir samples
+          reccodec decode-shards coded/part-0003.recs --model digits.rcm --seed 7 --out-dir samples
+        """
         _run(shards.decode_shards, patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet,
              echo_json)
 
