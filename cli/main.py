@@ -637,6 +637,10 @@ from reccodec_cli.wz import bench_wz, wz  # noqa: E402  (Wyner-Ziv commands)
 
 cli.add_command(wz)
 model_commands.register(cli, friendly_errors, _echo_json)
+
+from reccodec_cli import shard_commands  # noqa: E402  (encode-shards, decode-shards)
+
+shard_commands.register(cli, friendly_errors, _echo_json)
 bench.add_command(bench_wz)
 
 

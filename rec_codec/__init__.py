@@ -18,6 +18,7 @@ from .entropy import EmpiricalIndexModel
 from .errors import FormatError, InputError, MismatchError, RecCodecError
 from .soft_round import soft_round, soft_round_conditional_mean, soft_round_inverse
 from .model import CodecModel, load_model
+from .shards import decode_shards, encode_shards
 from .training import fit_index_model, train_model
 from .uq import UQPrior, decode_uq, encode_uq
 
@@ -43,10 +44,12 @@ __all__ = [
     "decode",
     "decode_batch",
     "decode_record",
+    "decode_shards",
     "decode_uq",
     "dinf_bits",
     "encode",
     "encode_batch",
+    "encode_shards",
     "encode_uq",
     "fit_index_model",
     "kl_bits",

@@ -17,9 +17,12 @@ with probability 255/256; the payload itself must also decode to a canonical rec
 
     magic        4 bytes  b"\\x89RCS"
     version      u8       1
-    flags        u8       bit 0: some item was narrowed (its sample is approximate)
+    flags        u8       bit 0: some item was narrowed (its sample is approximate);
+                          bit 1: a source hash follows the tag
     model_id     u64      the codec model's id
     tag          u32      first 4 bytes of SHA-256(b"reccodec/batch-tag" + seed (8 LE) + model id (8 LE))
+    source       32 bytes only with flag bit 1: SHA-256 of the input file the items came
+                          from (``encode_shards`` skips a shard whose output records its input)
     items        varint   N
     chunk_items  varint   C: items per chunk (the last chunk may hold fewer)
     narrowed     varint   how many items were narrowed
@@ -47,13 +50,16 @@ from .model import CodecModel, check_model_id
 from .record_coder import RecordReader, RecordWriter
 
 __all__ = ["BatchResult", "CONTAINER_MAGIC", "RECORD_MARKER", "DEFAULT_CHUNK_ITEMS", "encode_batch",
-           "decode_batch", "decode_record", "record_file", "describe_container", "is_container", "is_record"]
+           "decode_batch", "decode_record", "record_file", "describe_container", "is_container", "is_record",
+           "container_source_hash"]
 
 CONTAINER_MAGIC = b"\x89RCS"
 CONTAINER_VERSION = 1
 RECORD_MARKER = 0xB7
 DEFAULT_CHUNK_ITEMS = 64
 _FLAG_APPROXIMATE = 1
+_FLAG_SOURCE_HASH = 2
+_SOURCE_HASH_BYTES = 32
 _MAX_VARINT_BYTES = 10
 
 
@@ -158,7 +164,8 @@ def _check_model(model):
         raise InputError(f"model must be a CodecModel (rec_codec.load_model), got {type(model).__name__}")
 
 
-def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK_ITEMS, max_steps=2**31):
+def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK_ITEMS, max_steps=2**31,
+                 source_hash=None):
     """Code every item of a batch on its own with a codec model.
 
     Args:
@@ -169,6 +176,8 @@ def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK
         strict (bool): refuse items that would need narrowing (exactness or nothing).
         chunk_items (int): items per chunk of the container, >= 1.
         max_steps (int): cap on candidates per block.
+        source_hash (bytes or None): 32 bytes (SHA-256 of the input file) to record in the
+            container's header; None records none.
     Returns:
         BatchResult.
     Raises:
@@ -179,6 +188,8 @@ def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK
     chunk_items = int(chunk_items)
     if chunk_items < 1:
         raise InputError(f"chunk_items must be >= 1, got {chunk_items}")
+    if source_hash is not None and len(source_hash) != _SOURCE_HASH_BYTES:
+        raise InputError(f"source_hash must be {_SOURCE_HASH_BYTES} bytes, got {len(source_hash)}")
     flat_mean, flat_std = check_items(model, mean, std)
     count = flat_mean.shape[0]
     seeds = [item_seed(seed, i) for i in range(count)]
@@ -201,8 +212,10 @@ def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK
     samples = np.stack([item_samples(model, seeds[i], item.lengths, item.bins, item.indices)
                         for i, item in enumerate(coded)])
     narrowed = np.array([item.narrowed for item in coded], dtype=np.int64)
-    body = (CONTAINER_MAGIC + bytes([CONTAINER_VERSION, _FLAG_APPROXIMATE if narrowed.any() else 0])
-            + struct.pack("<QI", model.model_id, _batch_tag(seed, model.model_id)) + _varint(count)
+    flags = (_FLAG_APPROXIMATE if narrowed.any() else 0) | (_FLAG_SOURCE_HASH if source_hash is not None else 0)
+    body = (CONTAINER_MAGIC + bytes([CONTAINER_VERSION, flags])
+            + struct.pack("<QI", model.model_id, _batch_tag(seed, model.model_id))
+            + (bytes(source_hash) if source_hash is not None else b"") + _varint(count)
             + _varint(chunk_items) + _varint(int((narrowed > 0).sum()))
             + b"".join(_varint(len(c)) for c in chunks) + b"".join(chunks))
     container = body + struct.pack("<I", zlib.crc32(body))
@@ -225,6 +238,7 @@ class _Container:
     chunk_items: int
     narrowed: int
     chunks: list  # (offset, length) of each chunk in the data
+    source_hash: bytes = None
 
 
 def is_container(data):
@@ -246,11 +260,16 @@ def _parse_container(data):
     if zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
         raise FormatError("checksum mismatch: the container is corrupt or truncated")
     flags = data[5]
-    if flags & ~_FLAG_APPROXIMATE:
+    if flags & ~(_FLAG_APPROXIMATE | _FLAG_SOURCE_HASH):
         raise FormatError("the container has unknown flag bits")
     model_id, tag = struct.unpack("<QI", data[6:18])
     end = len(data) - 4
-    count, pos = _read_varint(data, 18, end)
+    pos, source_hash = 18, None
+    if flags & _FLAG_SOURCE_HASH:
+        if pos + _SOURCE_HASH_BYTES + 3 > end:
+            raise FormatError("the container is truncated")
+        source_hash, pos = data[pos:pos + _SOURCE_HASH_BYTES], pos + _SOURCE_HASH_BYTES
+    count, pos = _read_varint(data, pos, end)
     chunk_items, pos = _read_varint(data, pos, end)
     narrowed, pos = _read_varint(data, pos, end)
     if not 1 <= count <= end or not 1 <= chunk_items or narrowed > count:
@@ -268,7 +287,7 @@ def _parse_container(data):
     for length in lengths:
         chunks.append((pos, length))
         pos += length
-    return _Container(flags, model_id, tag, count, chunk_items, narrowed, chunks)
+    return _Container(flags, model_id, tag, count, chunk_items, narrowed, chunks, source_hash)
 
 
 def _check_seed(container, model, seed):
@@ -345,7 +364,21 @@ def describe_container(data):
         "bits_per_item": round(8 * len(data) / parsed.count, 3),
         "approximate": bool(parsed.flags & _FLAG_APPROXIMATE),
         "narrowed_items": parsed.narrowed,
+        **({"source_sha256": parsed.source_hash.hex()} if parsed.source_hash is not None else {}),
     }
+
+
+def container_source_hash(data):
+    """The source hash a container records (``encode_batch(source_hash=...)``).
+
+    Args:
+        data (bytes): the container.
+    Returns:
+        bytes or None: the 32 bytes, or None when the container records none.
+    Raises:
+        FormatError: a corrupt, truncated or foreign container.
+    """
+    return _parse_container(data).source_hash
 
 
 def record_file(record, model, seed, index=0):

@@ -14,7 +14,7 @@ README = open(os.path.join(ROOT, "README.md")).read()
 
 def test_readme_starts_with_the_example_and_the_test_command():
     block = re.search(r"```sh\n(.*?)```", README, re.S).group(1).splitlines()
-    assert block[0].startswith("python3 -m pip install -e '.[dev]' && make -C examples/vae")
+    assert block[0].startswith("python3 -m pip install -e '.[dev,dask]' && make -C examples/vae")
     assert block[1].startswith("python3 -m pytest -q")
     ci = open(os.path.join(ROOT, ".ci", "run")).read()
     assert "python3 -m pytest -q\n" in ci
