@@ -379,10 +379,23 @@ def _report(rows, columns, json_path, csv_path):
 @click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
 @friendly_errors
 def bench_throughput(dims, dinf, blocks, threads, json_path, csv_path):
-    """Candidates per second: numba PFR kernel against the numpy reference, in one run."""
+    """Candidates per second of every kernel beside the raw Philox rate and numpy, in one run."""
     bench_lib = _bench_lib()
     rows = bench_lib.throughput(_list(dims, int), dinf_bits=dinf, blocks=blocks, threads=threads)
     _report(rows, bench_lib.THROUGHPUT_COLUMNS, json_path, csv_path)
+
+
+@bench.command("startup")
+@click.option("--algorithm", "algorithms", default="pfr,orc,sp-pfr,sp-orc,hybrid", show_default=True)
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Warm runs; the fastest counts.")
+@click.option("--json", "json_path", metavar="F", help="Write the rows as JSON.")
+@click.option("--csv", "csv_path", metavar="F", help="Write the rows as CSV.")
+@friendly_errors
+def bench_startup(algorithms, repeat, json_path, csv_path):
+    """Wall time of a small encode and decode per algorithm in fresh processes, cold and warm."""
+    bench_lib = _bench_lib()
+    rows = bench_lib.startup(_list(algorithms, str), repeat=repeat)
+    _report(rows, bench_lib.STARTUP_COLUMNS, json_path, csv_path)
 
 
 @bench.command("steps")
