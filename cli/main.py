@@ -529,7 +529,7 @@ def report_options(plot=False):
 @report_options()
 @friendly_errors
 def bench_throughput(dims, dinf, blocks, threads, as_json, json_out, csv_path, force):
-    """Candidates per second: numba PFR kernel against the numpy reference, in one run.
+    """Candidates per second of every kernel beside the raw Philox rate and numpy, in one run.
 
     \b
     Examples:
@@ -542,6 +542,28 @@ def bench_throughput(dims, dinf, blocks, threads, as_json, json_out, csv_path, f
     bench_lib = _bench_lib()
     rows = bench_lib.throughput(dims, dinf_bits=dinf, blocks=blocks, threads=threads)
     _report(rows, bench_lib.THROUGHPUT_COLUMNS, as_json, json_out, csv_path, force)
+
+
+@bench.command("startup")
+@click.option("--algorithm", "algorithms", default="pfr,orc,sp-pfr,sp-orc,hybrid", show_default=True,
+              help="Algorithms, comma-separated.")
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Warm runs; the fastest counts.")
+@report_options()
+@friendly_errors
+def bench_startup(algorithms, repeat, as_json, json_out, csv_path, force):
+    """Wall time of a small encode and decode per algorithm in fresh processes, cold and warm.
+
+    \b
+    Examples:
+      reccodec bench startup
+      reccodec bench startup --algorithm pfr --repeat 5 --json
+    """
+    as_json, json_out = json_rows_targets(as_json, json_out)
+    names = _list(algorithms, str, "--algorithm", allowed=codec.ALGORITHMS)
+    check_report_outputs(json_out, csv_path, None, force)
+    bench_lib = _bench_lib()
+    rows = bench_lib.startup(names, repeat=repeat)
+    _report(rows, bench_lib.STARTUP_COLUMNS, as_json, json_out, csv_path, force)
 
 
 @bench.command("steps")

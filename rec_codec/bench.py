@@ -1,10 +1,14 @@
-"""What ``reccodec bench`` runs: throughput of the PFR kernel, and steps/bits against KL.
+"""What ``reccodec bench`` runs: kernel throughput, start-up times, and steps/bits against KL.
 
 Every figure is measured in the run that reports it; ratios compare implementations run
 side by side on the same machine, never against numbers from elsewhere.
 """
 
 import math
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numba
@@ -14,24 +18,29 @@ from scipy import optimize, stats
 from . import codec
 from .distributions import DiagonalGaussian, dinf_bits, kl_bits, log_ratio_coefficients, standard_normal_like
 from .errors import InputError
+from .kernels.ceiling import philox_blocks
 from .kernels.parallel import search_blocks
 from .reference import pfr_reference
 from .rng import split_seed
 
 __all__ = [
     "THROUGHPUT_COLUMNS",
+    "STARTUP_COLUMNS",
     "STEPS_COLUMNS",
     "latent_posteriors",
     "gaussian_with_dinf",
     "gaussian_with_kl",
     "throughput",
+    "startup",
     "steps",
     "format_table",
     "format_csv",
     "plot_steps",
 ]
 
-THROUGHPUT_COLUMNS = ("impl", "dims", "dinf_bits", "candidates", "seconds", "candidates_per_second", "speedup")
+THROUGHPUT_COLUMNS = ("impl", "dims", "dinf_bits", "candidates", "seconds", "candidates_per_second", "of_ceiling",
+                      "speedup")
+STARTUP_COLUMNS = ("command", "algorithm", "cold_seconds", "warm_seconds")
 STEPS_COLUMNS = ("algorithm", "dims", "kl_bits", "dinf_bits", "blocks", "mean_steps", "median_steps",
                  "mean_bits", "bits_bound", "ks_stat", "encode_seconds", "log2_prod_m")
 _LN2 = math.log(2.0)
@@ -93,20 +102,74 @@ def _best_of(repeat, work):
     return result, best
 
 
-def throughput(dims_list, dinf_bits=20.0, blocks=6, threads=1, seed=1, repeat=3):
-    """Candidates per second of the numba PFR kernel and of numpy PFR, in one run.
+def _kernel_rows(dims, target, blocks, k0, k1, repeat):
+    """(impl, candidates, seconds) of the PFR and ORC kernels on ``blocks`` copies of target."""
+    a, b, c, lrmax = log_ratio_coefficients(target, standard_normal_like((dims,)))
+    tiled = [np.tile(x, blocks) for x in (a, b, c, lrmax)]
+    ids = np.arange(blocks, dtype=np.int64)
+    lengths = np.full(blocks, dims, dtype=np.int64)
+    stop, done = np.zeros(1, dtype=np.int64), np.zeros(blocks, dtype=np.uint8)
+    orc_candidates = 2 ** min(int(math.ceil(float(dinf_bits(target, standard_normal_like((dims,))).sum()))) + 2, 60)
+    measured = []
+    for impl, n_orc in (("pfr", 0), ("orc", orc_candidates)):
+        search_blocks(k0, k1, ids[:1], ids[:1] * dims, lengths[:1], *tiled, n_orc, 2**40, stop, done)  # compile
+        steps, seconds = _best_of(repeat, lambda: search_blocks(k0, k1, ids, ids * dims, lengths, *tiled, n_orc,
+                                                                2**40, stop, done)[1].sum())
+        measured.append((impl, int(steps), seconds))
+    return measured
 
-    Rows for each dimension count: ``numba`` (the kernel on ``threads`` threads),
-    ``numpy`` (the reference on the same shared Philox stream) and ``numpy-generator``
-    (the reference drawing from numpy's own Philox generator, the fastest plain numpy PFR).
+
+def _encode_rows(latent, seed, repeat):
+    """(impl, candidates, seconds) of whole encodes of a latent by each algorithm."""
+    measured = []
+    for algorithm in ("pfr", "orc", "sp-pfr", "hybrid"):
+        codec.encode(latent, seed, algorithm=algorithm)  # compile
+        result, seconds = _best_of(repeat, lambda: codec.encode(latent, seed, algorithm=algorithm))
+        measured.append((f"{algorithm} encode", int(result.steps.sum()), seconds))
+    return measured
+
+
+def _numpy_rows(target, blocks, seed, repeat):
+    a, b, c, lrmax = log_ratio_coefficients(target, standard_normal_like(target.shape))
+    measured = []
+    for impl in ("numpy", "numpy-generator"):
+        def run():
+            generator = np.random.Generator(np.random.Philox(seed)) if impl == "numpy-generator" else None
+            return sum(pfr_reference(a, b, c, lrmax, seed, blk, generator=generator)[1] for blk in range(blocks))
+        total, seconds = _best_of(repeat, run)
+        measured.append((impl, int(total), seconds))
+    return measured
+
+
+def _rows(measured, dims, dinf, baseline):
+    rates = {impl: total / secs for impl, total, secs in measured}
+    return [{"impl": impl, "dims": dims, "dinf_bits": dinf, "candidates": total, "seconds": round(secs, 4),
+             "candidates_per_second": round(rates[impl]), "of_ceiling": round(rates[impl] / rates["philox"], 4),
+             "speedup": round(rates[impl] / rates[baseline], 2)} for impl, total, secs in measured]
+
+
+def throughput(dims_list, dinf_bits=20.0, blocks=6, threads=1, seed=1, repeat=3, ceiling_calls=2**25,
+               latent_dims=32, latent_items=16):
+    """Candidates per second of every search kernel beside the raw Philox rate, in one run.
+
+    Rows for each dimension count, all on the same target (equal dimensions, D_inf
+    ``dinf_bits``): ``philox`` (Philox4x32-10 calls in a tight loop, one per candidate: the
+    ceiling), ``pfr`` and ``orc`` (the kernels on ``threads`` threads), ``numpy`` (the
+    reference PFR on the same shared Philox stream) and ``numpy-generator`` (the reference
+    drawing from numpy's own Philox generator); ``speedup`` is over the numpy row. Then, on
+    one VAE-like latent (``latent_posteriors``, flattened, default blocks), whole encodes by
+    pfr, orc, sp-pfr and hybrid (steps over wall time of ``codec.encode``; ``speedup`` is
+    over pfr's). ``of_ceiling`` is a row's rate over the philox row's of the same group.
 
     Args:
         dims_list (list of int): dimensions per block.
-        dinf_bits (float): D_inf of each block; steps grow as 2^D_inf.
+        dinf_bits (float): D_inf of each block; PFR's steps grow as 2^D_inf.
         blocks (int): blocks per measurement.
-        threads (int): numba threads for the kernel row.
+        threads (int): numba threads for the kernel and encode rows.
         seed (int): seed of the shared stream.
         repeat (int): runs of each measurement; the fastest counts.
+        ceiling_calls (int): Philox calls of the ceiling measurement.
+        latent_dims, latent_items (int): the latent of the encode rows (0 dims: no such rows).
     Returns:
         list of dict rows with keys THROUGHPUT_COLUMNS.
     """
@@ -115,31 +178,73 @@ def throughput(dims_list, dinf_bits=20.0, blocks=6, threads=1, seed=1, repeat=3)
     previous_threads = numba.get_num_threads()
     try:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        philox_blocks(16, 0, k0, k1)  # compile
         for dims in dims_list:
             target = gaussian_with_dinf(dims, dinf_bits)
-            a, b, c, lrmax = log_ratio_coefficients(target, standard_normal_like((dims,)))
-            tiled = [np.tile(x, blocks) for x in (a, b, c, lrmax)]
-            ids = np.arange(blocks, dtype=np.int64)
-            lengths = np.full(blocks, dims, dtype=np.int64)
-            stop, done = np.zeros(1, dtype=np.int64), np.zeros(blocks, dtype=np.uint8)
-            search_blocks(k0, k1, ids[:1], ids[:1] * dims, lengths[:1], *tiled, 0, 2**40, stop, done)  # compile
-            steps, seconds = _best_of(repeat, lambda: search_blocks(k0, k1, ids, ids * dims, lengths, *tiled, 0,
-                                                                    2**40, stop, done)[1].sum())
-            measured = [("numba", int(steps), seconds)]
-            for impl in ("numpy", "numpy-generator"):
-                def run():
-                    generator = np.random.Generator(np.random.Philox(seed)) if impl == "numpy-generator" else None
-                    return sum(pfr_reference(a, b, c, lrmax, seed, blk, generator=generator)[1] for blk in range(blocks))
-                total, secs = _best_of(repeat, run)
-                measured.append((impl, int(total), secs))
-            numpy_rate = measured[1][1] / measured[1][2]
-            for impl, total, secs in measured:
-                rate = total / secs
-                rows.append({"impl": impl, "dims": dims, "dinf_bits": round(dinf_bits, 2), "candidates": total,
-                             "seconds": round(secs, 4), "candidates_per_second": round(rate),
-                             "speedup": round(rate / numpy_rate, 2)})
+            _, seconds = _best_of(repeat, lambda: philox_blocks(ceiling_calls, 0, k0, k1))
+            measured = [("philox", ceiling_calls, seconds)]
+            measured += _kernel_rows(dims, target, blocks, k0, k1, repeat)
+            measured += _numpy_rows(target, blocks, seed, repeat)
+            rows += _rows(measured, dims, round(dinf_bits, 2), "numpy")
+        if latent_dims:
+            latent = latent_posteriors(latent_dims, latent_items, seed=seed)
+            latent = DiagonalGaussian(np.asarray(latent.mean).ravel(), np.asarray(latent.std).ravel())
+            _, seconds = _best_of(repeat, lambda: philox_blocks(ceiling_calls, 0, k0, k1))
+            measured = [("philox", ceiling_calls, seconds)] + _encode_rows(latent, seed, repeat)
+            rows += _rows(measured, f"{latent_items}x{latent_dims} latent", "", "pfr encode")
     finally:
         numba.set_num_threads(previous_threads)
+    return rows
+
+
+_STARTUP_TARGET = {"mean": np.linspace(-0.8, 0.8, 16), "std": np.linspace(0.2, 0.6, 16)}
+
+
+def _wall(argv, env):
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise InputError(f"{' '.join(argv[3:])} failed: {done.stderr.decode(errors='replace').strip()}")
+    return seconds
+
+
+def startup(algorithms=("pfr", "orc", "sp-pfr", "sp-orc", "hybrid"), repeat=3, seed=7):
+    """Wall seconds of ``reccodec`` commands in fresh processes: cold and warm, per algorithm.
+
+    ``cold`` runs start with an empty numba cache (a new NUMBA_CACHE_DIR), so they include
+    compiling every kernel they run; ``warm`` runs reuse that cache (best of ``repeat``).
+    Each algorithm encodes a 16-dimension target and decodes the file; ``--help`` and
+    ``--version`` are timed too.
+
+    Args:
+        algorithms (list of str): algorithms to time.
+        repeat (int): warm runs of each command; the fastest counts.
+        seed (int): the shared seed.
+    Returns:
+        list of dict rows with keys STARTUP_COLUMNS.
+    """
+    command = [sys.executable, "-m", "reccodec_cli.main"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, "target.npz")
+        np.savez(target, **_STARTUP_TARGET)
+        env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tmp, "numba-cache"))
+        for name, args in (("--help", ["--help"]), ("--version", ["--version"])):
+            rows.append({"command": name, "algorithm": "", "cold_seconds": "",
+                         "warm_seconds": round(min(_wall(command + args, env) for _ in range(repeat)), 3)})
+        for algorithm in algorithms:
+            rec = os.path.join(tmp, f"{algorithm}.rec")
+            out = os.path.join(tmp, f"{algorithm}.npy")
+            encode = command + ["encode", target, "-o", rec, "-f", "--seed", str(seed), "--algorithm", algorithm]
+            decode = command + ["decode", rec, "-o", out, "-f", "--seed", str(seed)]
+            cold = [_wall(encode, env), _wall(decode, env)]
+            warm = [min(_wall(encode, env) for _ in range(repeat)), min(_wall(decode, env) for _ in range(repeat))]
+            for name, c, w in zip(("encode", "decode"), cold, warm):
+                rows.append({"command": name, "algorithm": algorithm, "cold_seconds": round(c, 3),
+                             "warm_seconds": round(w, 3)})
+            rows.append({"command": "encode+decode", "algorithm": algorithm, "cold_seconds": round(sum(cold), 3),
+                         "warm_seconds": round(sum(warm), 3)})
     return rows
 
 

@@ -51,8 +51,8 @@ from .errors import FormatError, InputError, MismatchError
 from .file_coding import (EncodeResult, check_max_steps, decoder_prior, dimension_name, f32, index_octaves,
                           quantized_gaussian_bits, read_layout, resolve_prior, target_header, write_layout)
 from .interrupts import run_search
-from .kernels.partition import bin_tables, sp_candidate_values, sp_search_blocks
-from .rng import split_seed
+from .rebuild import sp_candidate_values  # numpy: decoding needs no numba
+from .seed import split_seed
 
 __all__ = [
     "SP_ALGORITHMS",
@@ -224,6 +224,8 @@ def encoder_tables(target, prior, nbins):
     offset = np.empty(size)
     cum = np.empty(size)
     lrmax_p = np.empty(nbins.shape[0])
+    from .kernels.partition import bin_tables  # numba: the encoder only
+
     bin_tables(a, b, c, lrmax, nbins, tstart, offset, cum, lrmax_p)
     return a, b, c, tstart, offset, cum, lrmax_p
 
@@ -288,6 +290,8 @@ def _search(target, prior, seed, layout, nbins, num_candidates, max_steps, progr
     block_ids = np.arange(layout.num_blocks, dtype=np.int64)
     nb = layout.num_blocks
     bins = np.zeros(nbins.shape[0], dtype=np.int64)
+    from .kernels.partition import sp_search_blocks  # numba: the encoder only
+
     local, steps = run_search(nb, lambda stop, done: sp_search_blocks(
         k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
         int(num_candidates), int(max_steps), bins, stop, done), progress)
@@ -296,12 +300,8 @@ def _search(target, prior, seed, layout, nbins, num_candidates, max_steps, progr
 
 def sample_values(seed, prior, layout, nbins, bins, local):
     """The candidates that (bins, local) name, flat: what the decoder returns."""
-    k0, k1 = split_seed(seed)
-    out = np.empty(layout.num_dims)
-    sp_candidate_values(k0, k1, np.arange(layout.num_blocks, dtype=np.int64), layout.starts, layout.lengths,
-                        nbins, _strides(nbins, layout), bins, np.asarray(local, dtype=np.int64),
-                        prior.mean.ravel(), prior.std.ravel(), out)
-    return out
+    return sp_candidate_values(seed, np.arange(layout.num_blocks, dtype=np.int64), layout.starts, layout.lengths,
+                               nbins, _strides(nbins, layout), bins, local, prior.mean.ravel(), prior.std.ravel())
 
 
 def _exponent_model(exponents):

@@ -40,11 +40,14 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
     order = filter_order(c)
     first = order[0]
     first_stream = stream_word(STREAM_CANDIDATE, first)
+    second = order[1] if d > 1 else d
+    second_stream = stream_word(STREAM_CANDIDATE, order[1] if d > 1 else first)
     u_first = np.empty(BATCH)
+    u_second = np.full(BATCH, 0.5)  # stays 0.5, inside (lo, hi), when d == 1
     v = np.empty(BATCH)
     u = np.empty(d)
-    lo = np.full(d, -1.0)
-    hi = np.full(d, 2.0)
+    lo = np.full(d + 1, -1.0)  # entry d always passes: the second filter when d == 1
+    hi = np.full(d + 1, 2.0)
     scale = float(num_candidates)
     best = -1
     log_best = math.inf
@@ -55,6 +58,8 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
             return -2, n0
         fill_uniforms(u_first, n0, block, first_stream, k0, k1)
         fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
+        if d > 1:
+            fill_uniforms(u_second, n0, block, second_stream, k0, k1)
         for j in range(BATCH):
             n = n0 + j
             if n >= num_candidates:
@@ -64,7 +69,9 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
             if bounded and log_t - lrmax_total >= log_best:
                 return best, n
             x = u_first[j]
-            if x > lo[first] and x < hi[first] and draw_if_inside(n, block, k0, k1, order, lo, hi, x, u):
+            y = u_second[j]
+            if (x > lo[first] and x < hi[first] and y > lo[second] and y < hi[second]
+                    and draw_if_inside(n, block, k0, k1, order, lo, hi, x, y, u)):
                 score = log_t - log_ratio_of_uniforms(u, a, b, c)
                 if score < log_best:
                     log_best = score

@@ -2,6 +2,10 @@
 
 Blocks are independent given the seed (each has its own counter field), so ``prange`` over
 blocks gives the same result for any number of threads.
+
+numba's on-disk cache keys a kernel on its own source file only, so a change to
+``pfr.py``, ``orc.py`` or ``rng.py`` alone leaves these compiled loops running the old code;
+delete the ``__pycache__/*.nbi`` and ``*.nbc`` files after such a change.
 """
 
 import numba

@@ -130,10 +130,56 @@ def _draw_bin(cum, s, nb, u):
     return lo
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_HASH_SHIFT = np.uint64(28)
+
+
+@numba.njit(cache=True)
+def _slot(keys, j):
+    """Slot of bin j in the open-addressing table ``keys`` (its own or the empty one, -1)."""
+    mask = keys.shape[0] - 1
+    i = np.int64((np.uint64(j) * _GOLDEN) >> _HASH_SHIFT) & mask
+    while keys[i] != j and keys[i] != -1:
+        i = (i + 1) & mask
+    return i
+
+
+@numba.njit(cache=True)
+def _grown(keys, counts):
+    """The table rehashed into twice the slots: (keys, counts)."""
+    new_keys = np.full(2 * keys.shape[0], -1, dtype=np.int64)
+    new_counts = np.zeros(2 * keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        if keys[i] != -1:
+            t = _slot(new_keys, keys[i])
+            new_keys[t] = keys[i]
+            new_counts[t] = counts[i]
+    return new_keys, new_counts
+
+
+@numba.njit(cache=True)
+def _bin_keys(bins_j, count, block, k0, k1, kb0, kb1):
+    """kb0[i], kb1[i] = ``bin_key`` of bin bins_j[i], for i < count (a counted loop)."""
+    for i in range(count):
+        kb0[i], kb1[i] = bin_key(bins_j[i], block, k0, k1)
+
+
+@numba.njit(cache=True)
+def _first_pairs(local, count, kb0, kb1, u0, u1):
+    """u0[i], u1[i] = the uniforms of dimensions 0 and 1 of candidate local[i] of its bin."""
+    for i in range(count):
+        u0[i], u1[i] = bin_uniform_pair(local[i], 0, kb0[i], kb1[i])
+
+
 @numba.njit(cache=True)
 def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p, num_candidates, max_steps,
              out_bins, stop):
     """Search one block over P' with PFR (num_candidates == 0) or ORC (N = num_candidates).
+
+    A batch draws its candidates' bins dimension by dimension, counts their local indices
+    in a flat open-addressing table (bin -> candidates so far), and makes their bin keys
+    and first two uniforms in counted loops; the rest of a candidate's uniforms are drawn
+    only while its log ratio can still win.
 
     Args:
         k0, k1: key words of the seed.
@@ -162,8 +208,16 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
     limit = num_candidates if orc else max_steps
     scale = float(num_candidates)
     draws = np.empty((d + 1, BATCH))
-    ks = np.zeros(d, dtype=np.int64)
-    counts = numba.typed.Dict.empty(key_type=numba.types.int64, value_type=numba.types.int64)
+    ks = np.zeros((d, BATCH), dtype=np.int64)
+    bins_j = np.empty(BATCH, dtype=np.int64)
+    local = np.empty(BATCH, dtype=np.int64)
+    kb0 = np.empty(BATCH, dtype=np.uint64)
+    kb1 = np.empty(BATCH, dtype=np.uint64)
+    u0 = np.empty(BATCH)
+    u1 = np.empty(BATCH)
+    keys = np.full(1024, -1, dtype=np.int64)
+    counts = np.zeros(1024, dtype=np.int64)
+    used = 0
     best_local = -1
     log_best = math.inf
     t = 0.0
@@ -171,14 +225,32 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
     while n0 < limit:
         if stop[0] != 0:
             return -2, n0
+        count = min(BATCH, limit - n0)
         fill_uniforms(draws[0], n0, block, STREAM_ARRIVAL, k0, k1)
+        bins_j[:] = 0
         for k in range(d):
             if nbins[k] > 1:
                 fill_uniforms(draws[k + 1], n0, block, stream_word(STREAM_ARRIVAL, 1 + k), k0, k1)
-        for i in range(BATCH):
+                s = tstart[k]
+                nb = nbins[k]
+                stride = strides[k]
+                for i in range(count):
+                    kk = _draw_bin(cum, s, nb, draws[k + 1, i])
+                    ks[k, i] = kk
+                    bins_j[i] += kk * stride
+        if 2 * (used + count) > keys.shape[0]:
+            keys, counts = _grown(keys, counts)
+        for i in range(count):
+            slot = _slot(keys, bins_j[i])
+            if keys[slot] == -1:
+                keys[slot] = bins_j[i]
+                used += 1
+            local[i] = counts[slot]
+            counts[slot] += 1
+        _bin_keys(bins_j, count, block, k0, k1, kb0, kb1)
+        _first_pairs(local, count, kb0, kb1, u0, u1)
+        for i in range(count):
             n = n0 + i
-            if n >= limit:
-                return (best_local if orc else -1), n
             if orc:
                 t -= math.log(draws[0, i]) * scale / (scale - n)
             else:
@@ -186,31 +258,26 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
             log_t = math.log(t)
             if bounded and log_t - total >= log_best:
                 return best_local, n
-            j = 0
-            for k in range(d):
-                if nbins[k] > 1:
-                    ks[k] = _draw_bin(cum, tstart[k], nbins[k], draws[k + 1, i])
-                    j += ks[k] * strides[k]
-            m = counts[j] if j in counts else 0
-            counts[j] = m + 1
-            kb0, kb1 = bin_key(j, block, k0, k1)
             need = log_t - log_best  # the log ratio must exceed this to win
             lr = 0.0
-            u_even = u_odd = 0.5
+            u_even = u0[i]
+            u_odd = u1[i]
             alive = True
             for k in range(d):
-                if k & 1 == 0:
-                    u_even, u_odd = bin_uniform_pair(m, k >> 1, kb0, kb1)
-                z = bin_normal(ks[k], u_odd if k & 1 else u_even, nbins[k])
-                lr += a[k] + (b[k] + c[k] * z) * z + offset[tstart[k] + ks[k]]
+                if k & 1 == 0 and k > 0:
+                    u_even, u_odd = bin_uniform_pair(local[i], k >> 1, kb0[i], kb1[i])
+                z = bin_normal(ks[k, i], u_odd if k & 1 else u_even, nbins[k])
+                lr += a[k] + (b[k] + c[k] * z) * z + offset[tstart[k] + ks[k, i]]
                 if bounded and lr + rest[k] <= need:
                     alive = False
                     break
             if alive and log_t - lr < log_best:
                 log_best = log_t - lr
-                best_local = m
+                best_local = local[i]
                 for k in range(d):
-                    out_bins[k] = ks[k]
+                    out_bins[k] = ks[k, i]
+        if count < BATCH:
+            return (best_local if orc else -1), limit
         n0 += BATCH
     return (best_local if orc else -1), limit
 

@@ -22,6 +22,9 @@ from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio
 
 BATCH = 64
 _TINY = 1e-250
+# The intervals only filter: ones computed from an earlier (smaller) t0 are wider, so they
+# keep every candidate that can win; recompute them once t0 has grown by this factor.
+_REFRESH = 1.03
 
 
 @numba.njit(cache=True)
@@ -51,27 +54,44 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
     order = filter_order(c)
     first = order[0]
     first_stream = stream_word(STREAM_CANDIDATE, first)
+    second = order[1] if d > 1 else d
+    second_stream = stream_word(STREAM_CANDIDATE, order[1] if d > 1 else first)
     u_first = np.empty(BATCH)
+    u_second = np.full(BATCH, 0.5)  # stays 0.5, inside (lo, hi) = (0, 1), when d == 1
     v = np.empty(BATCH)
     u = np.empty(d)
-    lo = np.zeros(d)
-    hi = np.ones(d)
+    lo = np.zeros(d + 1)  # entry d always passes: the second filter when d == 1
+    hi = np.ones(d + 1)
     best = -1
     log_best = math.inf
     stop_prod = -1.0  # no best yet: never stop
     t0 = 0.0
+    t_intervals = 0.0  # the t0 the intervals were last computed from
     n0 = 0
     while n0 < max_steps:
         if stop[0] != 0:
             return -2, n0
         fill_uniforms(u_first, n0, block, first_stream, k0, k1)
         fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
+        if d > 1:
+            fill_uniforms(u_second, n0, block, second_stream, k0, k1)
+        count = min(BATCH, max_steps - n0)
         prod = 1.0
-        for j in range(BATCH):
+        lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
+        j = 0
+        while True:
+            # the candidates before the next one that stops, folds or passes the filter
+            while j < count:
+                prod *= v[j]
+                x = u_first[j]
+                y = u_second[j]
+                if (prod <= stop_prod) | (prod < _TINY) | ((x > lo_first) & (x < hi_first) & (y > lo_second)
+                                                          & (y < hi_second)):
+                    break
+                j += 1
+            if j == count:
+                break
             n = n0 + j
-            if n >= max_steps:
-                return -1, n
-            prod *= v[j]
             if prod <= stop_prod:
                 return best, n
             if prod < _TINY:  # fold the product into t0 before it underflows
@@ -80,8 +100,12 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
                 if best >= 0:
                     stop_prod = _stop_product(t0, log_best, lrmax_total)
                     acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t0) - log_best)
+                    t_intervals = t0
+                    lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
             x = u_first[j]
-            if x > lo[first] and x < hi[first] and draw_if_inside(n, block, k0, k1, order, lo, hi, x, u):
+            y = u_second[j]
+            if (x > lo_first and x < hi_first and y > lo_second and y < hi_second
+                    and draw_if_inside(n, block, k0, k1, order, lo, hi, x, y, u)):
                 t = t0 - math.log(prod)
                 score = math.log(t) - log_ratio_of_uniforms(u, a, b, c)
                 if score < log_best:
@@ -89,9 +113,16 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
                     best = n
                     stop_prod = _stop_product(t0, log_best, lrmax_total)
                     acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t) - log_best)
+                    t_intervals = t
+                    lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
+            j += 1
+        if count < BATCH:
+            return -1, max_steps
         t0 -= math.log(prod)
         n0 += BATCH
         if best >= 0:
             stop_prod = _stop_product(t0, log_best, lrmax_total)
-            acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t0) - log_best)
+            if t0 > _REFRESH * t_intervals:
+                acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t0) - log_best)
+                t_intervals = t0
     return -1, max_steps

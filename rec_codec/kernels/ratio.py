@@ -64,14 +64,17 @@ def acceptance_intervals(lo, hi, a, b, c, lrmax, log_threshold):
 
 
 @numba.njit(cache=True)
-def draw_if_inside(n, block, k0, k1, order, lo, hi, first_u, u):
+def draw_if_inside(n, block, k0, k1, order, lo, hi, first_u, second_u, u):
     """Draw candidate n's other uniforms into u while each lies inside its interval.
 
-    u[order[0]] = first_u has passed already. Returns True when every dimension passes,
-    with all of u filled; False as soon as one falls outside.
+    u[order[0]] = first_u and u[order[1]] = second_u (ignored when there is one dimension)
+    have passed already. Returns True when every dimension passes, with all of u filled;
+    False as soon as one falls outside.
     """
     u[order[0]] = first_u
-    for i in range(1, order.shape[0]):
+    if order.shape[0] > 1:
+        u[order[1]] = second_u
+    for i in range(2, order.shape[0]):
         k = order[i]
         x = uniform_at(n, block, stream_word(STREAM_CANDIDATE, k), k0, k1)
         if x <= lo[k] or x >= hi[k]:

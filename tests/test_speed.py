@@ -1,0 +1,114 @@
+"""The fast paths give the same bits as the plain ones; the speed benches report what they say."""
+
+import numpy as np
+import pytest
+
+from rec_codec import bench
+from rec_codec.kernels.ceiling import philox_blocks
+from rec_codec.kernels.partition import _grown, _slot
+from rec_codec.rng import philox_words, split_seed, uniform_at, uniforms
+from rec_codec.seed import STREAM_CANDIDATE
+
+
+def _one_by_one(seed, stream, block, start, count):
+    k0, k1 = split_seed(seed)
+    return np.array([uniform_at(start + i, block, stream, k0, k1) for i in range(count)])
+
+
+@pytest.mark.parametrize("start, count", [(0, 64), (128, 64), (2, 6), (7, 64), (3, 5), (2**33 - 6, 64),
+                                          (2**32 - 4, 8)])
+def test_fill_uniforms_equals_one_uniform_at_a_time(start, count):
+    got = uniforms(12345, 256 * 3 + 1, 9, start, count)
+    assert np.array_equal(got, _one_by_one(12345, 256 * 3 + 1, 9, start, count))
+
+
+def test_philox_ceiling_is_the_xor_of_the_words():
+    seed = 2**40 + 17
+    k0, k1 = split_seed(seed)
+    expected = 0
+    for call in range(37):
+        for word in philox_words([call, 0, 5, STREAM_CANDIDATE], [int(k0), int(k1)]):
+            expected ^= int(word)
+    assert int(philox_blocks(37, 5, k0, k1)) == expected
+
+
+def test_bin_count_table_keeps_every_key_through_growth():
+    keys = np.full(8, -1, dtype=np.int64)
+    counts = np.zeros(8, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    inserted = {}
+    for j in rng.integers(0, 2**62, 300).tolist() + [0, 1, 2, 3]:
+        if 2 * (len(inserted) + 1) > keys.shape[0]:
+            keys, counts = _grown(keys, counts)
+        slot = _slot(keys, j)
+        if keys[slot] == -1:
+            keys[slot] = j
+        counts[slot] += 1
+        inserted[j] = inserted.get(j, 0) + 1
+    for j, n in inserted.items():
+        slot = _slot(keys, j)
+        assert keys[slot] == j and counts[slot] == n
+    assert np.count_nonzero(keys != -1) == len(inserted)
+
+
+def test_throughput_rows_compare_kernels_with_the_ceiling():
+    rows = bench.throughput([2], dinf_bits=8.0, blocks=2, repeat=1, ceiling_calls=2**16, latent_dims=8,
+                            latent_items=2)
+    assert set(rows[0]) == set(bench.THROUGHPUT_COLUMNS)
+    kernel = {r["impl"]: r for r in rows if r["dims"] == 2}
+    assert kernel["philox"]["of_ceiling"] == 1.0
+    assert kernel["pfr"]["candidates"] == kernel["numpy"]["candidates"]  # the same search, step for step
+    latent = {r["impl"] for r in rows if r["dims"] != 2}
+    assert latent == {"philox", "pfr encode", "orc encode", "sp-pfr encode", "hybrid encode"}
+    assert all(r["candidates_per_second"] > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_startup_rows_time_each_command_cold_and_warm():
+    rows = bench.startup(["pfr"], repeat=1)
+    assert [r["command"] for r in rows] == ["--help", "--version", "encode", "decode", "encode+decode"]
+    for r in rows[2:]:
+        assert 0 < r["warm_seconds"] and 0 < r["cold_seconds"]
+
+
+def test_numpy_rebuild_of_partitioned_candidates_equals_the_kernel():
+    from rec_codec.kernels.partition import sp_candidate_values as kernel
+    from rec_codec.rebuild import sp_candidate_values
+
+    g = np.random.default_rng(3)
+    lengths = np.array([1, 5, 8, 3], dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    n = int(lengths.sum())
+    nbins = g.choice([1, 2, 3, 4, 7, 64], n).astype(np.int64)
+    bins = (g.random(n) * nbins).astype(np.int64)
+    strides = np.ones(n, dtype=np.int64)
+    for s, e in zip(starts, starts + lengths):
+        strides[s:e] = np.concatenate(([1], np.cumprod(nbins[s:e])[:-1]))
+    local = np.array([0, 3, 2**33 + 5, 17], dtype=np.int64)
+    block_ids = np.array([0, 1, 9, 2**31], dtype=np.int64)
+    mean, std = g.normal(size=n), g.uniform(0.5, 2.0, n)
+    seed = 2**63 + 12345
+    k0, k1 = split_seed(seed)
+    expected = np.empty(n)
+    kernel(k0, k1, block_ids, starts, lengths, nbins, strides, bins, local, mean, std, expected)
+    got = sp_candidate_values(seed, block_ids, starts, lengths, nbins, strides, bins, local, mean, std)
+    assert np.array_equal(got, expected)
+
+
+def test_decoding_sp_pfr_imports_neither_numba_nor_scipy(tmp_path):
+    import subprocess
+    import sys
+
+    from rec_codec import codec
+    from rec_codec.distributions import DiagonalGaussian
+
+    result = codec.encode(DiagonalGaussian(np.linspace(-1, 1, 12), np.full(12, 0.3)), 5, algorithm="sp-pfr")
+    path = tmp_path / "x.rec"
+    path.write_bytes(result.data)
+    np.save(tmp_path / "x.npy", result.sample)
+    probe = ("import sys, numpy as np; from rec_codec import codec; "
+             f"s = codec.decode(open({str(path)!r}, 'rb').read(), 5); s = getattr(s, 'sample', s); "
+             f"print(np.array_equal(np.asarray(s), np.load({str(tmp_path / 'x.npy')!r})), "
+             "'numba' in sys.modules, 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False", "False"]
