@@ -211,6 +211,7 @@ PARAM_RANGES: dict[str, tuple[int | float, int | float]] = {
     "wz_labels": (1, 2**40),  # wyner_ziv: label_bits <= 40
     "wz_candidates": (1, 2**22),  # wyner_ziv.MAX_CANDIDATES
     "wz_block_dims": (1, 64),  # wyner_ziv: dims <= 64
+    "wz_codewords": (2, 4096),  # learned_wz.MAX_CODEWORDS
 }
 
 _FLAG_APPROXIMATE = 0x01

@@ -365,3 +365,15 @@ def test_cli_max_steps_2_64_gives_one_error_line(tmp_path):
     assert result.code != 0
     assert len(result.err.splitlines()) == 1 and result.err.startswith("Error")
     assert not (tmp_path / "q.rec").exists()
+
+
+def test_every_header_parameter_has_a_range_that_agrees_with_its_module():
+    from rec_codec import container, hybrid, learned_wz, partition, wyner_ziv
+
+    assert set(container.PARAMS) == set(container.PARAM_RANGES)
+    ranges = container.PARAM_RANGES
+    assert ranges["hybrid_log2m_min"][1] == hybrid.MAX_LOG2_M
+    assert ranges["hybrid_log2m_levels"][1] == hybrid.MAX_LOG2_M + 1
+    assert ranges["sp_exp_mean"][1] == partition.MAX_DIM_BIN_BITS
+    assert ranges["wz_candidates"][1] == wyner_ziv.MAX_CANDIDATES
+    assert ranges["wz_codewords"][1] == learned_wz.MAX_CODEWORDS
