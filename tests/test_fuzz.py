@@ -13,7 +13,7 @@ uninitialised memory: nothing non-finite, above 1e300 or denormal).
 
 The cases depend only on (``FUZZ_SEED``, kind, case number), so a failure reproduces with
 ``case_input(kind, number)``. The default run takes ``DEFAULT_CASES`` cases per kind; the
-``slow`` variant runs ``SLOW_CASES`` in all (``bench/hostile_files.py`` runs the same
+``long`` variant runs ``SLOW_CASES`` in all (``bench/hostile_files.py`` runs the same
 cases with figures per kind).
 """
 
@@ -613,7 +613,7 @@ def test_the_cli_gives_one_error_line_or_a_file_on_mutated_inputs(tmp_path):
                 assert not output.exists()
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_hundred_thousand_mutated_files_decode_or_raise_a_reccodec_error():
     per_kind = SLOW_CASES // len(KINDS) + 1
     problems = []

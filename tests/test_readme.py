@@ -99,13 +99,14 @@ def test_readme_command_line_block_runs_in_a_fresh_folder(tmp_path):
     assert np.load(scratch / "target.npy").shape == np.load(scratch / "sample.npy").shape == (256,)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_readme_commands_run_in_order_in_a_fresh_folder(tmp_path):
     """Every command of every README block, the benches too, in order."""
     scratch = _run_readme(tmp_path)
     for name in ("latent.rec", "sample.npy", "target.rec", "target.npy", "latent-fitted.rec", "digits.rcm",
                  "test.recs", "z17.npy", "one.rec", "y_hat.npy", "hybrid.npy", "sample-sp.npy", "x.rec", "xhat.npy",
-                 "steps.png", "steps-partition.png", "wz.json", "wz.png"):
+                 "steps.png", "steps-partition.png", "wz.json", "wz.png", "coded/part-0.recs",
+                 "samples/part-2.npy"):
         assert (scratch / name).stat().st_size > 0, name
     assert np.load(scratch / "hybrid.npy").shape == (256,) and np.load(scratch / "z17.npy").shape == (24,)
 
