@@ -23,10 +23,11 @@ import tempfile
 import click
 
 from rec_codec.errors import RecCodecError
-from reccodec_cli.outputs import check_output, write_output
+from reccodec_cli.outputs import check_output, remove_output, write_output
 
 __all__ = ["NamedError", "finite_range", "threads_option", "default_output", "naming", "check_plot",
-           "json_rows_option", "json_rows_targets", "check_report_outputs", "report_rows", "write_plot", "echo_json"]
+           "json_rows_option", "json_rows_targets", "check_report_outputs", "report_rows", "write_plot", "echo_json",
+           "report_summary"]
 
 
 class NamedError(click.ClickException):
@@ -60,6 +61,20 @@ def finite_range(min=None, max=None, min_open=False, max_open=False):
 def echo_json(obj):
     """Print one JSON object on one line of stdout."""
     click.echo(json.dumps(obj, sort_keys=False))
+
+
+def report_summary(output, summary, as_json, quiet, line):
+    """After a command wrote ``output``: print ``summary`` as one JSON object with --json
+    (removing ``output`` if that fails: all or nothing), else ``line(summary)`` on stderr
+    unless quiet."""
+    if as_json:
+        try:
+            echo_json(summary)
+        except BaseException:
+            remove_output(output)
+            raise
+    elif not quiet:
+        click.echo(line(summary), err=True)
 
 
 def _set_threads(threads):

@@ -22,8 +22,8 @@ from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
 from rec_codec.training import fit_index_model
 from reccodec_cli import model_commands
 from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, finite_range, naming,
-                                      json_rows_option, json_rows_targets, report_rows, threads_option,
-                                      write_plot)
+                                      json_rows_option, json_rows_targets, report_rows, report_summary,
+                                      threads_option, write_plot)
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
 SEED = click.IntRange(0, 2**64 - 1)
@@ -343,16 +343,9 @@ def decode(ctx, source, output, seed, prior_path, index_model, mi_profile_path, 
     summary = {**summary, "input": "stdin" if source == "-" else source, "output": output, "bits": 8 * len(data),
                "shape": list(sample.shape), "elements": int(sample.size), "dtype": str(sample.dtype),
                "seconds": round(time.perf_counter() - started, 6)}
-    try:
-        if as_json:
-            _echo_json(summary)
-    except BaseException:
-        remove_output(output)
-        raise
-    if not as_json and not quiet:
-        what = summary["algorithm"] if "algorithm" in summary else summary["kind"]
-        click.echo(f"{summary['elements']} elements {tuple(summary['shape'])} from {summary['bits']} bits ({what}), "
-                   f"{summary['seconds']:.3f} s", err=True)
+    report_summary(output, summary, as_json, quiet,
+                   lambda s: f"{s['elements']} elements {tuple(s['shape'])} from {s['bits']} bits "
+                             f"({s.get('algorithm', s.get('kind'))}), {s['seconds']:.3f} s")
 
 
 @cli.command()
@@ -433,15 +426,8 @@ def fit_index_model_command(train, output, seed, algorithm, prior_path, block_bi
     write_output(output, model.to_bytes(), force)
     summary = {"training_indices": int(model.training_indices), "targets": int(batch.shape[0]),
                "bytes": len(model.to_bytes())}
-    if as_json:
-        try:
-            _echo_json(summary)
-        except BaseException:
-            remove_output(output)
-            raise
-    elif not quiet:
-        click.echo(f"fitted on {summary['training_indices']} block indices from {summary['targets']} targets",
-                   err=True)
+    report_summary(output, summary, as_json, quiet,
+                   lambda s: f"fitted on {s['training_indices']} block indices from {s['targets']} targets")
 
 
 @cli.group()

@@ -3,8 +3,7 @@
 import click
 
 from rec_codec.io import load_gaussian, npy_bytes
-from reccodec_cli.conventions import echo_json
-from reccodec_cli.outputs import remove_output
+from reccodec_cli.conventions import report_summary
 
 
 def register(cli, bench, friendly_errors, check_output, write_output):
@@ -37,14 +36,8 @@ def register(cli, bench, friendly_errors, check_output, write_output):
         profile = mi_profile_from_batch(batch, prior)
         write_output(output, npy_bytes(profile), force)
         summary = {"targets": int(batch.shape[0]), "dims": int(profile.size), "mi_bits": float(profile.sum())}
-        if as_json:
-            try:
-                echo_json(summary)
-            except BaseException:
-                remove_output(output)
-                raise
-        elif not quiet:
-            click.echo(f"MI profile of {batch.shape[0]} targets: {float(profile.sum()):.1f} bits over "
-                       f"{profile.size} dimensions", err=True)
+        report_summary(output, summary, as_json, quiet,
+                       lambda s: f"MI profile of {s['targets']} targets: {s['mi_bits']:.1f} bits over {s['dims']} "
+                                 "dimensions")
 
     return mi_profile_command

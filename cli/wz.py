@@ -17,8 +17,9 @@ from rec_codec import container
 from rec_codec.errors import RecCodecError
 from rec_codec.io import npy_bytes
 from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, json_rows_option,
-                                      json_rows_targets, naming, report_rows, threads_option, write_plot)
-from reccodec_cli.outputs import check_output, remove_output, write_output
+                                      json_rows_targets, naming, report_rows, report_summary, threads_option,
+                                      write_plot)
+from reccodec_cli.outputs import check_output, write_output
 from reccodec_cli import wz_learned as learned
 
 
@@ -109,16 +110,9 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
     x = _load_npy(samples, "the samples x")
     result = wz_lib.encode(x, model, seed)
     write_output(output, result.data, force)
-    summary = {"scheme": model.scheme, **result.summary()}
-    if as_json:
-        try:
-            echo_json(summary)
-        except BaseException:
-            remove_output(output)
-            raise
-    elif not quiet:
-        click.echo(f"{summary['bits']} bits ({summary['header_bits']} header + {summary['payload_bits']} payload), "
-                   f"{summary['bits_per_sample']} payload bits per sample, {model.scheme}", err=True)
+    report_summary(output, {"scheme": model.scheme, **result.summary()}, as_json, quiet,
+                   lambda s: f"{s['bits']} bits ({s['header_bits']} header + {s['payload_bits']} payload), "
+                             f"{s['bits_per_sample']} payload bits per sample, {s['scheme']}")
 
 
 @wz.command("decode")
@@ -162,15 +156,8 @@ def wz_decode(source, side_info, model_path, output, seed, decoder, as_json, for
     summary = {"scheme": model.scheme, "input": "stdin" if source == "-" else source, "output": output,
                "bits": 8 * len(data), "shape": list(xhat.shape), "elements": int(xhat.size),
                "seconds": round(time.perf_counter() - started, 6)}
-    if as_json:
-        try:
-            echo_json(summary)
-        except BaseException:
-            remove_output(output)
-            raise
-    elif not quiet:
-        click.echo(f"{summary['elements']} samples from {summary['bits']} bits ({model.scheme}), "
-                   f"{summary['seconds']:.3f} s", err=True)
+    report_summary(output, summary, as_json, quiet,
+                   lambda s: f"{s['elements']} samples from {s['bits']} bits ({s['scheme']}), {s['seconds']:.3f} s")
 
 
 @wz.command("design")
