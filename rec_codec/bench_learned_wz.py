@@ -136,15 +136,8 @@ def wz_general(sources, schemes, rates, samples=10000, seed=1, progress=None, re
                     params = (f"K={model.codewords} lambda={model.info['lmbda']:.4g} "
                               f"train {train_s:.0f} s ({len(report.trials)} trials)")
                 else:
-                    model, _ = _wz.design(_bench._model(gaussian, scheme), rate, dims=_bench._dims(scheme),
-                                          budget_bits=rec_budget_bits)
-                    started = time.perf_counter()
-                    coded = _wz.encode(x, model, seed)
-                    encode_s = time.perf_counter() - started
-                    started = time.perf_counter()
-                    xhat, choices = _wz.decode_with_choices(coded.data, y, model, seed)
-                    decode_s = time.perf_counter() - started
-                    hard = _wz.decode(coded.data, y, model, seed, "hard")
+                    model, coded, xhat, hard, choices, encode_s, decode_s = _bench.designed_row_run(
+                        gaussian, scheme, rate, x, y, seed, rec_budget_bits)
                     hard_db = round(10 * math.log10(float(np.mean((hard - x) ** 2))), 2)
                     error_rate = round(float(np.mean(choices != coded.choices)), 4)
                     payload_bits, header_bytes = coded.payload_bits, coded.header_bits // 8

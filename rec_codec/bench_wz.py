@@ -15,7 +15,8 @@ import numpy as np
 from . import wyner_ziv as _wz
 from .errors import InputError
 
-__all__ = ["WZ_COLUMNS", "PUBLISHED_LIST_DECODING", "NSQ_REFERENCE", "parse_source", "wz", "progress_line", "plot"]
+__all__ = ["WZ_COLUMNS", "PUBLISHED_LIST_DECODING", "NSQ_REFERENCE", "parse_source", "wz", "designed_row_run",
+           "progress_line", "plot"]
 
 WZ_COLUMNS = ("source", "scheme", "decoder", "rate_bits", "bits_per_sample", "header_bytes", "mse", "mse_db",
               "hard_mse_db", "dwz_db", "gap_db", "dr_db", "side_only_db", "error_rate", "pe_bound", "params",
@@ -107,15 +108,8 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None, rec_budget
         side_only = _db(source.cond_var)
         for rate in rates:
             for scheme in schemes:
-                model, report = _wz.design(_model(source, scheme), rate, dims=_dims(scheme),
-                                           budget_bits=rec_budget_bits)
-                started = time.perf_counter()
-                coded = _wz.encode(x, model, seed)
-                encode_s = time.perf_counter() - started
-                started = time.perf_counter()
-                xhat, choices = _wz.decode_with_choices(coded.data, y, model, seed)
-                decode_s = time.perf_counter() - started
-                hard = xhat if model.params().decoder == "hard" else _wz.decode(coded.data, y, model, seed, "hard")
+                model, coded, xhat, hard, choices, encode_s, decode_s = designed_row_run(
+                    source, scheme, rate, x, y, seed, rec_budget_bits)
                 mse = float(np.mean((xhat - x) ** 2))
                 p = model.params()
                 pe_bound = None
@@ -138,6 +132,25 @@ def wz(sources, schemes, rates, samples=10000, seed=1, progress=None, rec_budget
                 if progress is not None:
                     progress(row)
     return rows
+
+
+def designed_row_run(source, scheme, rate, x, y, seed, rec_budget_bits):
+    """Design nsq or rec for a Gaussian source at a rate, then encode x and decode with y.
+
+    Returns:
+        (model, coded, xhat, hard, choices, encode_s, decode_s): the designed model, the
+        encode result, the model's decoding and the hard decoding of the file, the decoder's
+        choices, and the encode and decode seconds.
+    """
+    model, _ = _wz.design(_model(source, scheme), rate, dims=_dims(scheme), budget_bits=rec_budget_bits)
+    started = time.perf_counter()
+    coded = _wz.encode(x, model, seed)
+    encode_s = time.perf_counter() - started
+    started = time.perf_counter()
+    xhat, choices = _wz.decode_with_choices(coded.data, y, model, seed)
+    decode_s = time.perf_counter() - started
+    hard = xhat if model.params().decoder == "hard" else _wz.decode(coded.data, y, model, seed, "hard")
+    return model, coded, xhat, hard, choices, encode_s, decode_s
 
 
 def progress_line(row):
