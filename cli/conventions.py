@@ -25,9 +25,12 @@ import click
 from rec_codec.errors import RecCodecError
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
-__all__ = ["NamedError", "finite_range", "threads_option", "default_output", "naming", "check_plot",
+__all__ = ["SEED", "NamedError", "finite_range", "threads_option", "default_output", "naming", "check_plot",
            "json_rows_option", "json_rows_targets", "check_report_outputs", "report_rows", "write_plot", "echo_json",
            "report_summary"]
+
+
+SEED = click.IntRange(0, 2**64 - 1)  # a shared seed; never stored in a file
 
 
 class NamedError(click.ClickException):

@@ -1,7 +1,6 @@
 """Codec models on the shell: ``reccodec train``, and encode/decode/info with ``--model``.
 
-Registered by ``main``; every function here parses, reads and writes, and calls into
-``rec_codec`` for the work.
+Every function here parses, reads and writes, and calls into ``rec_codec`` for the work.
 """
 
 import click
@@ -11,10 +10,9 @@ from rec_codec.errors import InputError
 from rec_codec.io import load_gaussian, npy_bytes
 from rec_codec.model import load_model
 from rec_codec.training import DEFAULT_MODEL_BLOCK_BITS, DEFAULT_MODEL_DINF_LIMIT, train_model
-from reccodec_cli.conventions import default_output, threads_option
+from reccodec_cli.conventions import SEED, default_output, echo_json, report_summary, threads_option
+from reccodec_cli.failures import friendly_errors
 from reccodec_cli.outputs import check_output, remove_output, write_output
-
-SEED = click.IntRange(0, 2**64 - 1)
 
 # encode/decode options that a model fixes, with their defaults
 MODEL_FIXES = {"algorithm": "pfr", "prior_path": None, "block_bits": None, "block_dims": None,
@@ -36,7 +34,7 @@ def refuse_fixed_options(ctx, command):
 
 
 def encode_with_model(target, output, seed, model_path, strict, chunk_items, max_steps, sample_out, as_json, force,
-                      quiet, read_target, echo_json):
+                      quiet, read_target):
     """``reccodec encode --model``: a container for [items, ...], a framed record for one item."""
     model = read_model(model_path)
     items = read_target(target)
@@ -49,21 +47,19 @@ def encode_with_model(target, output, seed, model_path, strict, chunk_items, max
         if sample_out is not None:
             samples = result.samples[0] if one_item else result.samples
             write_output(sample_out, npy_bytes(samples), force)
-        summary = {"kind": "record" if one_item else "batch container", "bits": 8 * len(data),
-                   "model_id": f"{model.model_id:016x}", **result.summary()}
-        if as_json:
-            echo_json(summary)
     except BaseException:
         remove_output(output)
         raise
-    if not as_json and not quiet:
-        if one_item:
-            click.echo(f"{summary['bits']} bits (16 framing + {summary['bits'] - 16} record) for KL "
-                       f"{summary['kl_bits_mean']:.1f} bits{_approximate_note(result)}", err=True)
-        else:
-            click.echo(f"{summary['bits']} bits for {summary['items']} items: {summary['container_bits_per_item']:.1f} "
-                       f"bits per item for KL {summary['kl_bits_mean']:.1f} "
-                       f"({summary['container_bits_over_kl']:.3f}x){_approximate_note(result)}", err=True)
+    summary = {"kind": "record" if one_item else "batch container", "bits": 8 * len(data),
+               "model_id": f"{model.model_id:016x}", **result.summary()}
+    note = _approximate_note(result)
+    if one_item:
+        line = (lambda s: f"{s['bits']} bits (16 framing + {s['bits'] - 16} record) for KL {s['kl_bits_mean']:.1f} "
+                          f"bits{note}")
+    else:
+        line = (lambda s: f"{s['bits']} bits for {s['items']} items: {s['container_bits_per_item']:.1f} bits per "
+                          f"item for KL {s['kl_bits_mean']:.1f} ({s['container_bits_over_kl']:.3f}x){note}")
+    report_summary(output, summary, as_json, quiet, line)
 
 
 def _approximate_note(result):
@@ -115,56 +111,50 @@ def describe(data):
     return None
 
 
-def register(cli, friendly_errors, echo_json):
-    """Add ``reccodec train`` to the group."""
+@click.command("train")
+@click.argument("train", metavar="TRAIN.npz")
+@click.option("-o", "--output", metavar="MODEL.rcm", help="The codec model to write [default: TRAIN with .rcm].")
+@click.option("--algorithm", type=click.Choice(("sp-pfr", "pfr")), default="sp-pfr", show_default=True,
+              help="sp-pfr searches bins of the model and stays fast on large blocks; pfr has no bins.")
+@click.option("--prior", "prior_path", metavar="PRIOR.npz", help="The prior of the latents (default N(0,1)).")
+@click.option("--block-bits", type=click.FloatRange(0.5, 4096), default=DEFAULT_MODEL_BLOCK_BITS,
+              show_default=True, help="Mean KL per block: contiguous dimensions grouped by their mean KL.")
+@click.option("--dinf-limit", type=click.FloatRange(1, 30), default=DEFAULT_MODEL_DINF_LIMIT, show_default=True,
+              help="Halve an item's block whose D_inf(Q||P') passes this many bits (about 2^BITS steps).")
+@click.option("--margin-bits", type=click.FloatRange(0, 32),
+              help="sp-pfr: bits between a block's MI and log2 of its bins [default: chosen on the data].")
+@click.option("--fit-prior/--no-fit-prior", default=True, show_default=True,
+              help="Draw candidates from a Gaussian fitted to the training posteriors (wider than each).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the training searches.")
+@click.option("--json", "as_json", is_flag=True, help="Print the model's description as one JSON object.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
+@threads_option
+@friendly_errors
+def train_command(train, output, algorithm, prior_path, block_bits, dinf_limit, margin_bits, fit_prior, seed,
+                  as_json, force, quiet):
+    """Make a codec model from training posteriors (mean, std of shape [items, ...]).
 
-    @cli.command("train")
-    @click.argument("train", metavar="TRAIN.npz")
-    @click.option("-o", "--output", metavar="MODEL.rcm", help="The codec model to write [default: TRAIN with .rcm].")
-    @click.option("--algorithm", type=click.Choice(("sp-pfr", "pfr")), default="sp-pfr", show_default=True,
-                  help="sp-pfr searches bins of the model and stays fast on large blocks; pfr has no bins.")
-    @click.option("--prior", "prior_path", metavar="PRIOR.npz", help="The prior of the latents (default N(0,1)).")
-    @click.option("--block-bits", type=click.FloatRange(0.5, 4096), default=DEFAULT_MODEL_BLOCK_BITS,
-                  show_default=True, help="Mean KL per block: contiguous dimensions grouped by their mean KL.")
-    @click.option("--dinf-limit", type=click.FloatRange(1, 30), default=DEFAULT_MODEL_DINF_LIMIT, show_default=True,
-                  help="Halve an item's block whose D_inf(Q||P') passes this many bits (about 2^BITS steps).")
-    @click.option("--margin-bits", type=click.FloatRange(0, 32),
-                  help="sp-pfr: bits between a block's MI and log2 of its bins [default: chosen on the data].")
-    @click.option("--fit-prior/--no-fit-prior", default=True, show_default=True,
-                  help="Draw candidates from a Gaussian fitted to the training posteriors (wider than each).")
-    @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the training searches.")
-    @click.option("--json", "as_json", is_flag=True, help="Print the model's description as one JSON object.")
-    @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
-    @click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
-    @threads_option
-    @friendly_errors
-    def train_command(train, output, algorithm, prior_path, block_bits, dinf_limit, margin_bits, fit_prior, seed,
-                      as_json, force, quiet):
-        """Make a codec model from training posteriors (mean, std of shape [items, ...]).
-
-        \b
-        Examples:
-          reccodec train train.npz                                  # writes train.rcm
-          reccodec train train.npz -o digits.rcm
-          reccodec encode test.npz --model digits.rcm --seed 7 -o test.recs
-          reccodec decode test.recs --model digits.rcm --seed 7 -o z.npy
-        """
-        output = default_output(output, train, ".rcm")
-        check_output(output, force, (train, prior_path))
-        items = load_gaussian(train)
-        prior = load_gaussian(prior_path) if prior_path else None
-        progress = None if quiet or as_json else (lambda stage: click.echo(f"training: {stage}", err=True))
-        model = train_model(items.mean, items.std, seed=seed, prior=prior, algorithm=algorithm,
-                            block_bits=block_bits, dinf_limit=dinf_limit, margin_bits=margin_bits,
-                            fit_coding_prior=fit_prior, progress=progress)
-        write_output(output, model.to_bytes(), force)
-        described = model.describe()
-        if as_json:
-            echo_json(described)
-        elif not quiet:
-            click.echo(f"model {described['id']}: {described['blocks']} blocks over {described['dims']} dimensions, "
-                       f"training KL {described['training_kl_bits_mean']:.1f} bits per item, records "
-                       f"{described['training_record_bits_mean']:.1f} bits", err=True)
-
-    return train_command
-
+    \b
+    Examples:
+      reccodec train train.npz                                  # writes train.rcm
+      reccodec train train.npz -o digits.rcm
+      reccodec encode test.npz --model digits.rcm --seed 7 -o test.recs
+      reccodec decode test.recs --model digits.rcm --seed 7 -o z.npy
+    """
+    output = default_output(output, train, ".rcm")
+    check_output(output, force, (train, prior_path))
+    items = load_gaussian(train)
+    prior = load_gaussian(prior_path) if prior_path else None
+    progress = None if quiet or as_json else (lambda stage: click.echo(f"training: {stage}", err=True))
+    model = train_model(items.mean, items.std, seed=seed, prior=prior, algorithm=algorithm,
+                        block_bits=block_bits, dinf_limit=dinf_limit, margin_bits=margin_bits,
+                        fit_coding_prior=fit_prior, progress=progress)
+    write_output(output, model.to_bytes(), force)
+    described = model.describe()
+    if as_json:
+        echo_json(described)
+    elif not quiet:
+        click.echo(f"model {described['id']}: {described['blocks']} blocks over {described['dims']} dimensions, "
+                   f"training KL {described['training_kl_bits_mean']:.1f} bits per item, records "
+                   f"{described['training_record_bits_mean']:.1f} bits", err=True)

@@ -1,6 +1,6 @@
 """Shards on the shell: ``reccodec encode-shards`` and ``reccodec decode-shards``.
 
-Registered by ``main``; the commands parse, expand the patterns, connect to a Dask
+The commands parse, expand the patterns, connect to a Dask
 scheduler when asked, and call ``rec_codec.shards`` for the work.
 """
 
@@ -11,9 +11,11 @@ import time
 import click
 
 from rec_codec import shards
-from reccodec_cli.model_commands import SEED, read_model
+from reccodec_cli.conventions import SEED, echo_json
+from reccodec_cli.failures import friendly_errors
+from reccodec_cli.model_commands import read_model
 
-__all__ = ["register", "expand_patterns", "connect"]
+__all__ = ["encode_shards_command", "decode_shards_command", "expand_patterns", "connect"]
 
 INSTALL_DASK = "pip install 'reccodec[dask]'"
 
@@ -88,7 +90,7 @@ class _Progress:
             self.width = 0
 
 
-def _run(work, patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet, echo_json):
+def _run(work, patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet):
     if scheduler is not None and workers is not None:
         raise click.UsageError("--scheduler and --workers exclude each other: the cluster has its own workers")
     paths = expand_patterns(patterns)
@@ -117,61 +119,54 @@ def _run(work, patterns, model_path, seed, out_dir, scheduler, workers, as_json,
         raise click.ClickException(f"{total['failed']} of {total['shards']} shards failed")
 
 
-def register(cli, friendly_errors, echo_json):
-    """Add ``encode-shards`` and ``decode-shards`` to the group."""
+def _shard_options(command):
+    for option in reversed((
+        click.argument("patterns", nargs=-1, metavar="PATTERN..."),
+        click.option("--model", "model_path", required=True, metavar="MODEL.rcm", help="The codec model."),
+        click.option("--seed", type=SEED, required=True, help="The data set's seed; each shard's is derived "
+                                                                "from it and the shard's name."),
+        click.option("--out-dir", required=True, metavar="DIR", help="Where to write (made if missing)."),
+        click.option("--scheduler", metavar="ADDRESS",
+                     help="Run each shard as a task on this Dask scheduler (tcp://host:8786); the workers "
+                          "must see the same paths. Needs " + INSTALL_DASK + "."),
+        click.option("--workers", type=click.IntRange(1, 4096),
+                     help="Without --scheduler: processes of the local pool [default: the core count]."),
+        click.option("--json", "as_json", is_flag=True, help="Print per-shard and total figures as one JSON "
+                                                              "object."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress or summary (errors still)."),
+    )):
+        command = option(command)
+    return command
 
-    def common(command):
-        for option in reversed((
-            click.argument("patterns", nargs=-1, metavar="PATTERN..."),
-            click.option("--model", "model_path", required=True, metavar="MODEL.rcm", help="The codec model."),
-            click.option("--seed", type=SEED, required=True, help="The data set's seed; each shard's is derived "
-                                                                    "from it and the shard's name."),
-            click.option("--out-dir", required=True, metavar="DIR", help="Where to write (made if missing)."),
-            click.option("--scheduler", metavar="ADDRESS",
-                         help="Run each shard as a task on this Dask scheduler (tcp://host:8786); the workers "
-                              "must see the same paths. Needs " + INSTALL_DASK + "."),
-            click.option("--workers", type=click.IntRange(1, 4096),
-                         help="Without --scheduler: processes of the local pool [default: the core count]."),
-            click.option("--json", "as_json", is_flag=True, help="Print per-shard and total figures as one JSON "
-                                                                  "object."),
-            click.option("-q", "--quiet", is_flag=True, help="No progress or summary (errors still)."),
-        )):
-            command = option(command)
-        return command
+@click.command("encode-shards")
+@_shard_options
+@friendly_errors
+def encode_shards_command(patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet):
+    """Code each .npz shard into OUT/NAME.recs with one codec model and seed.
 
-    @cli.command("encode-shards")
-    @common
-    @friendly_errors
-    def encode_shards_command(patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet):
-        """Code each .npz shard into OUT/NAME.recs with one codec model and seed.
+    A shard whose output already records the same model, seed and input is skipped, so
+    an interrupted run resumes; a shard that fails says why on one line and the others
+    go on; the exit status is 1 when any failed.
 
-        A shard whose output already records the same model, seed and input is skipped, so
-        an interrupted run resumes; a shard that fails says why on one line and the others
-        go on; the exit status is 1 when any failed.
+    \b
+    Examples:
+      reccodec encode-shards 'shards/*.npz' --model digits.rcm --seed 7 --out-dir coded
+      reccodec decode-shards 'coded/*.recs' --model digits.rcm --seed 7 --out-dir samples
+    """
+    _run(shards.encode_shards, patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet)
 
-        \b
-        Examples:
-          reccodec encode-shards 'shards/*.npz' --model digits.rcm --seed 7 --out-dir coded
-          reccodec decode-shards 'coded/*.recs' --model digits.rcm --seed 7 --out-dir samples
-        """
-        _run(shards.encode_shards, patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet,
-             echo_json)
+@click.command("decode-shards")
+@_shard_options
+@friendly_errors
+def decode_shards_command(patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet):
+    """Decode each container NAME.recs of encode-shards into DIR/NAME.npy (the samples).
 
-    @cli.command("decode-shards")
-    @common
-    @friendly_errors
-    def decode_shards_command(patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet):
-        """Decode each container NAME.recs of encode-shards into DIR/NAME.npy (the samples).
+    The shard's seed is derived from the seed and NAME, so a renamed container does not
+    decode.
 
-        The shard's seed is derived from the seed and NAME, so a renamed container does not
-        decode.
-
-        \b
-        Examples:
-          reccodec decode-shards 'coded/*.recs' --model digits.rcm --seed 7 --out-dir samples
-          reccodec decode-shards coded/part-0003.recs --model digits.rcm --seed 7 --out-dir samples
-        """
-        _run(shards.decode_shards, patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet,
-             echo_json)
-
-    return encode_shards_command, decode_shards_command
+    \b
+    Examples:
+      reccodec decode-shards 'coded/*.recs' --model digits.rcm --seed 7 --out-dir samples
+      reccodec decode-shards coded/part-0003.recs --model digits.rcm --seed 7 --out-dir samples
+    """
+    _run(shards.decode_shards, patterns, model_path, seed, out_dir, scheduler, workers, as_json, quiet)

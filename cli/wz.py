@@ -16,7 +16,7 @@ import numpy as np
 from rec_codec import container
 from rec_codec.errors import RecCodecError
 from rec_codec.io import npy_bytes
-from reccodec_cli.conventions import (check_report_outputs, default_output, echo_json, json_rows_option,
+from reccodec_cli.conventions import (SEED, check_report_outputs, default_output, echo_json, json_rows_option,
                                       json_rows_targets, naming, report_rows, report_summary, threads_option,
                                       write_plot)
 from reccodec_cli.outputs import check_output, write_output
@@ -27,8 +27,6 @@ def _wz_lib():
     from rec_codec import wyner_ziv  # numba kernels: loaded by the wz commands only, not at start-up
 
     return wyner_ziv
-
-SEED = click.IntRange(0, 2**64 - 1)
 
 
 def _errors(command):
@@ -124,11 +122,13 @@ def wz_encode(samples, model_path, output, seed, as_json, force, quiet):
 @click.option("--seed", type=SEED, help="The encoder's seed (not with a learned model).")
 @click.option("--decoder", type=click.Choice(("soft", "hard")), help="Override the model's decoder.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing what was decoded.")
+@click.option("--max-dims", type=click.IntRange(1, 2**63 - 1), default=container.MAX_DIMS, show_default=True,
+              help="Refuse a file that declares more samples than this (a corrupt header allocates nothing).")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 @threads_option
 @_errors
-def wz_decode(source, side_info, model_path, output, seed, decoder, as_json, force, quiet):
+def wz_decode(source, side_info, model_path, output, seed, decoder, as_json, max_dims, force, quiet):
     """Decode IN.rec with side information into an estimate of x (float64).
 
     \b
@@ -144,14 +144,14 @@ def wz_decode(source, side_info, model_path, output, seed, decoder, as_json, for
     check_output(output, force, (source, side_info, model_path))
     if learned.is_learned(model_path):
         return learned.decode_learned(_read(source), _load_npy(side_info, "the side information y"), model_path,
-                                      output, force)
+                                      output, force, max_dims)
     _require_seed(seed)
     wz_lib = _wz_lib()
     model = wz_lib.load_model(model_path)
     data = _read(source)
     y = _load_npy(side_info, "the side information y")
     with naming(source):
-        xhat = wz_lib.decode(data, y, model, seed, decoder)
+        xhat = wz_lib.decode(data, y, model, seed, decoder, max_dims)
     write_output(output, npy_bytes(xhat), force)
     summary = {"scheme": model.scheme, "input": "stdin" if source == "-" else source, "output": output,
                "bits": 8 * len(data), "shape": list(xhat.shape), "elements": int(xhat.size),

@@ -10,11 +10,11 @@ import numpy as np
 
 from rec_codec import learned_wz
 from rec_codec.io import npy_bytes
+from reccodec_cli.conventions import SEED
 from reccodec_cli.outputs import check_output, write_output
 
 __all__ = ["register", "is_learned", "encode_learned", "decode_learned"]
 
-SEED = click.IntRange(0, 2**64 - 1)
 
 
 def is_learned(model_path):
@@ -43,10 +43,10 @@ def encode_learned(x, model_path, output, force, as_json, quiet):
                    f"{summary['bits_per_sample']} payload bits per sample, learned {model.model_id}", err=True)
 
 
-def decode_learned(data, y, model_path, output, force):
+def decode_learned(data, y, model_path, output, force, max_dims):
     """``wz decode`` with a learned model: data is the file's bytes, y the loaded array."""
     model = learned_wz.load_model(model_path)
-    write_output(output, npy_bytes(learned_wz.decode(data, y, model)), force)
+    write_output(output, npy_bytes(learned_wz.decode(data, y, model, max_dims)), force)
 
 
 def register(wz, errors):

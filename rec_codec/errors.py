@@ -1,6 +1,6 @@
 """Exceptions that reccodec raises for bad input; the CLI prints them as one line."""
 
-__all__ = ["RecCodecError", "InputError", "FormatError", "MismatchError"]
+__all__ = ["RecCodecError", "InputError", "FormatError", "MismatchError", "Interrupted"]
 
 
 class RecCodecError(ValueError):
@@ -17,3 +17,14 @@ class FormatError(RecCodecError):
 
 class MismatchError(RecCodecError):
     """The decoder's seed, prior or index model is not the one the encoder used."""
+
+
+class Interrupted(Exception):
+    """The user interrupted a search (SIGINT or SIGTERM); ``signum`` says which.
+
+    Not a RecCodecError: the input was fine. The command line exits with status 130.
+    """
+
+    def __init__(self, signum):
+        super().__init__("interrupted")
+        self.signum = signum

@@ -17,18 +17,12 @@ import threading
 
 import numpy as np
 
+from .errors import Interrupted
+
 __all__ = ["Interrupted", "run_search"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _POLL_SECONDS = 0.05
-
-
-class Interrupted(Exception):
-    """The user interrupted a search (SIGINT or SIGTERM); ``signum`` says which."""
-
-    def __init__(self, signum):
-        super().__init__("interrupted")
-        self.signum = signum
 
 
 def run_search(count, search, progress=None):

@@ -683,8 +683,9 @@ def encode(x, model):
     return data, u, 8 * container.header_size(data)
 
 
-def decode_indices(data, model):
-    """The indices a file holds, after checking that ``model`` coded it.
+def decode_indices(data, model, max_dims=container.MAX_DIMS):
+    """The indices a file holds, after checking that ``model`` coded it and that it
+    declares at most ``max_dims`` elements (``--max-dims``).
 
     Raises:
         FormatError: not a learned Wyner-Ziv file, or a corrupt one.
@@ -696,6 +697,7 @@ def decode_indices(data, model):
                           "use its JSON model")
     if header.tag != model.tag or header.params.get("wz_codewords") != model.codewords:
         raise MismatchError("the file was coded with another learned model (model id mismatch)")
+    container.check_header(header, max_dims)
     count = int(np.prod(header.shape, dtype=np.int64)) // model.dims_x if header.shape else 1
     reader = PayloadReader(words)
     u = reader.read_categorical(count, model.rate_probabilities())
@@ -703,20 +705,21 @@ def decode_indices(data, model):
     return header, u
 
 
-def decode(data, y, model):
+def decode(data, y, model, max_dims=container.MAX_DIMS):
     """Decode a file with side information: x_hat = g(u, y).
 
     Args:
         data (bytes): a ``wz-learned`` file.
         y (array_like): (n,) or (n, dy) side information, one row per coded sample.
         model (LearnedWZ): the encoder's model.
+        max_dims (int): the most elements the file may declare.
     Returns:
         float64 array of the coded x's shape.
     Raises:
         FormatError, MismatchError: as ``decode_indices``.
         InputError: side information of the wrong shape or not finite.
     """
-    header, u = decode_indices(data, model)
+    header, u = decode_indices(data, model, max_dims)
     matrix = _samples(y, model.dims_y, "side information")
     if matrix.shape[0] != u.size:
         raise InputError(f"side information has {matrix.shape[0]} samples but the file holds {u.size}")

@@ -42,7 +42,7 @@ from .entropy import PayloadReader, PayloadWriter, zipf_lambda, zipf_octave_prob
 from .errors import FormatError, InputError, MismatchError
 from .philox_numpy import philox_uniforms
 from .seed import STREAM_DITHER, split_seed
-from .soft_round import check_alpha, soft_round, soft_round_conditional_mean, soft_round_inverse
+from .soft_rounding import check_alpha, soft_round, soft_round_conditional_mean, soft_round_inverse
 
 __all__ = [
     "FAMILIES",

@@ -16,7 +16,7 @@ import click
 import numpy as np
 import pytest
 
-from reccodec_cli.main import cli
+from reccodec_cli.main import COMMANDS, cli
 from test_cli import SEED, assert_one_error_line, fails, ok, random_gaussian, run_cli, write_gaussian
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,8 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _commands(command=cli, path=("reccodec",)):
     yield path, command
     if isinstance(command, click.Group):
-        for name, sub in command.commands.items():
-            yield from _commands(sub, path + (name,))
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            yield from _commands(command.get_command(ctx, name), path + (name,))
 
 
 ALL_COMMANDS = [path[1:] for path, _ in _commands()]
@@ -57,6 +58,31 @@ def wz_files(tmp_path, wz_designed):
     for name in ("x.npy", "y.npy", "model.json"):
         (tmp_path / name).write_bytes((wz_designed / name).read_bytes())
     return tmp_path
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_import_neither_numpy_nor_the_algorithms(flag):
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "reccodec_cli.main", flag], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip(), done.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "reccodec_cli.failures" in imported  # -X importtime took effect
+    assert not {"numpy", "numba", "scipy", "rec_codec.codec", "rec_codec.container"} & imported
+
+
+def test_every_command_of_the_table_loads_under_its_name():
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted(COMMANDS)
+    for name, (_, _, line) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert isinstance(command, click.Command) and command.name == name, name
+        assert line.endswith(".") and len(line) <= 70, name
+    assert cli.get_command(ctx, "encoder") is None
+    result = run_cli("encoder")
+    assert_one_error_line(result, "encoder", code=2)
 
 
 # --------------------------------------------------------------------------- help
@@ -95,6 +121,19 @@ def test_default_output_names_follow_the_input_and_refuse_to_overwrite(tmp_path,
     fails(tmp_path, "decode", "x.rec", "--seed", SEED, fragments=("x.npy", "-f"))
     ok("encode", "x.npz", "--seed", "8", "-q", "-f")
     assert (tmp_path / "x.rec").read_bytes() != before
+
+
+def test_default_outputs_of_mi_profile_and_fit_index_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_gaussian(tmp_path / "train.npz", *random_gaussian((4, 6), seed=2))
+    ok("mi-profile", "train.npz", "-q")
+    assert np.load("train.profile.npy").shape == (6,)
+    fails(tmp_path, "mi-profile", "train.npz", fragments=("train.profile.npy", "-f"))
+    ok("fit-index-model", "train.npz", "--seed", SEED, "-q")
+    with np.load("train.index.npz") as model:
+        assert len(model.files) > 0
+    fails(tmp_path, "fit-index-model", "train.npz", "--seed", SEED, fragments=("train.index.npz", "-f"))
+    ok("encode", "train.npz", "--seed", SEED, "-o", "t.rec", "--index-model", "train.index.npz", "-q")
 
 
 def test_default_output_of_a_container_is_npy(tmp_path, monkeypatch):
@@ -208,6 +247,16 @@ def test_every_json_option_prints_one_object_on_one_line(tmp_path, target):
         assert result.out.count(b"\n") == 1 and isinstance(json.loads(result.out), dict), result.out
         assert result.err == ""
     assert json.loads(outputs[3].out)["dims"] == 6 and json.loads(outputs[4].out)["targets"] == 4
+
+
+def test_wz_decode_max_dims_refuses_a_larger_file_with_one_line(wz_files):
+    t = wz_files
+    ok("wz", "encode", t / "x.npy", "--model", t / "model.json", "--seed", SEED, "-o", t / "x.rec", "-q")
+    fails(t, "wz", "decode", t / "x.rec", "--side-info", t / "y.npy", "--model", t / "model.json", "--seed", SEED,
+          "--max-dims", "499", "-o", t / "xhat.npy", fragments=("x.rec", "--max-dims"))
+    ok("wz", "decode", t / "x.rec", "--side-info", t / "y.npy", "--model", t / "model.json", "--seed", SEED,
+       "--max-dims", "500", "-o", t / "xhat.npy", "-q")
+    assert np.load(t / "xhat.npy").shape == (500,)
 
 
 def test_wz_decode_json_and_quiet(wz_files):

@@ -129,12 +129,12 @@ def test_json_with_the_bitstream_on_stdout_is_refused(tmp_path, target):
 
 
 def test_a_failed_json_print_removes_the_written_file(tmp_path, target, monkeypatch):
-    import reccodec_cli.main as cli_main
+    from reccodec_cli import conventions
 
     def broken(obj):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli_main, "_echo_json", broken)
+    monkeypatch.setattr(conventions, "echo_json", broken)
     result = run_cli("encode", target, "-o", tmp_path / "a.rec", "--seed", SEED, "--json")
     assert result.code == 1 and "No space left" in result.err
     assert not (tmp_path / "a.rec").exists()

@@ -112,8 +112,8 @@ def test_readme_commands_run_in_order_in_a_fresh_folder(tmp_path):
 
 
 def test_readme_documents_every_command_and_shell_completion():
-    from reccodec_cli.main import cli
+    from reccodec_cli.main import COMMANDS
 
-    for name in cli.commands:
+    for name in COMMANDS:
         assert f"reccodec {name}" in README, name
     assert '_RECCODEC_COMPLETE=bash_source reccodec' in README

@@ -131,6 +131,19 @@ def test_cli_max_dims_refuses_with_one_line(tmp_path):
     assert_one_error_line(result, "--max-dims")
 
 
+def test_max_dims_limits_what_the_wyner_ziv_decoders_accept():
+    from rec_codec import learned_wz
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=300)
+    y = x + rng.normal(scale=0.5, size=300)
+    model, _ = learned_wz.train(x, y, 10.0, codewords=4, hidden=8, epochs=2, seed=3)
+    data = learned_wz.encode(x[:40], model)[0]
+    assert learned_wz.decode(data, y[:40], model, max_dims=40).shape == (40,)
+    with pytest.raises(FormatError, match="--max-dims"):
+        learned_wz.decode(data, y[:40], model, max_dims=39)
+
+
 # --------------------------------------------------------------------------- edited parameters
 
 
