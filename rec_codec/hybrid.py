@@ -38,8 +38,8 @@ from .file_coding import (DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS, DINF_SLACK_BITS
                           decoder_prior, f32, header_dims, index_octaves, read_layout, resolve_prior,
                           target_header, write_layout, zipf_bits_param)
 from .interrupts import run_search
-from .kernels.hybrid import hybrid_search_blocks, hybrid_values, truncated_lrmax, window_symbols
-from .rng import split_seed
+from .rebuild import hybrid_values  # numpy: decoding needs no numba
+from .seed import split_seed
 
 __all__ = ["DEFAULT_EPS", "SEARCHES", "MAX_LOG2_M", "plan_hybrid", "encode_hybrid", "decode_hybrid", "encode",
            "decode"]
@@ -98,6 +98,8 @@ def plan_hybrid(target, prior, layout, eps):
     zlo, zhi = z_mu - half, z_mu + half
     centre = np.clip(m * (_ndtr(zlo) + _ndtr(zhi)) / 2.0, 0.5, m - 0.5)
     a, b, c, _ = log_ratio_coefficients(target, prior)
+    from .kernels.hybrid import truncated_lrmax  # numba: the encoder only
+
     lrmax = truncated_lrmax(a, b, c, zlo, zhi)
     return {"a": a, "b": b, "c": c, "zlo": zlo, "zhi": zhi, "log2m": e, "m": m,
             "start": centre - 0.5, "lrmax": lrmax}
@@ -169,6 +171,8 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
         orc_candidates = int(orc_candidates)
         if not 1 <= orc_candidates <= 2**40:
             raise InputError(f"--orc-candidates must be in [1, 2^40], got {orc_candidates}")
+    from .kernels.hybrid import hybrid_search_blocks, window_symbols  # numba: the encoder only
+
     k0, k1 = split_seed(seed)
     block_ids = np.arange(layout.num_blocks, dtype=np.int64)
     indices, steps = run_search(layout.num_blocks, lambda stop, done: hybrid_search_blocks(
@@ -198,7 +202,7 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
     words = writer.finish()
     header = target_header("hybrid", target, seed, prior, params, approximate=True)
     data = container.pack(header, words)
-    sample = _values(k0, k1, layout, indices, symbols, plan["m"], prior).reshape(target.shape)
+    sample = _values(seed, layout, indices, symbols, plan["m"], prior).reshape(target.shape)
     m_bits = 8 * (len(data) - len(container.pack(_without_m(header), words)))
     return EncodeResult.of_file(
         data, started, sample=sample, algorithm="hybrid", layout=layout, indices=indices, steps=steps,
@@ -212,11 +216,10 @@ def _without_m(header):
     return container.Header(header.algorithm, header.shape, header.tag, params, header.approximate)
 
 
-def _values(k0, k1, layout, indices, symbols, m, prior):
-    out = np.empty(layout.num_dims)
-    hybrid_values(k0, k1, np.arange(layout.num_blocks, dtype=np.int64), layout.starts, layout.lengths,
-                  np.asarray(indices, dtype=np.int64), symbols, m, prior.mean.ravel(), prior.std.ravel(), out)
-    return out
+def _values(seed, layout, indices, symbols, m, prior):
+    """The sample that the chosen candidates and window symbols name (both sides call this)."""
+    return hybrid_values(seed, np.arange(layout.num_blocks, dtype=np.int64), layout.lengths,
+                         np.asarray(indices, dtype=np.int64), symbols, m, prior.mean.ravel(), prior.std.ravel())
 
 
 def decode_hybrid(header, words, seed, prior, index_model=None):
@@ -253,8 +256,7 @@ def decode_hybrid(header, words, seed, prior, index_model=None):
     limit = params.get("orc_candidates")
     if limit is not None and (indices >= limit).any():
         raise FormatError("an ORC index is out of range: the file is corrupt")
-    k0, k1 = split_seed(seed)
-    return _values(k0, k1, layout, indices, symbols, np.ldexp(1.0, e), prior).reshape(shape)
+    return _values(seed, layout, indices, symbols, np.ldexp(1.0, e), prior).reshape(shape)
 
 
 def encode(algorithm, target, seed, prior, block_bits=DEFAULT_BLOCK_BITS, block_dims=None, orc_candidates=None,

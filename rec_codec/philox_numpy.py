@@ -13,7 +13,7 @@ import numpy as np
 from .as241 import A, B, C, D, E, F
 from .seed import PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, STREAM_CANDIDATE, WORD_SHIFT, check_position, split_seed
 
-__all__ = ["philox_uniforms", "ndtri", "candidate_normals"]
+__all__ = ["philox_uniforms", "ndtri", "candidate_uniforms", "candidate_normals"]
 
 _MASK = np.uint64(0xFFFFFFFF)
 _32 = np.uint64(32)
@@ -80,8 +80,9 @@ def ndtri(p):
     return out
 
 
-def candidate_normals(seed, block_ids, lengths, indices):
-    """Standard normals of candidate indices[i] of each block i, flat and block after block.
+def candidate_uniforms(seed, block_ids, lengths, indices):
+    """The uniforms of candidate indices[i] of each block i, one per dimension, flat and
+    block after block (dimension k of a block reads word k of the candidate stream).
 
     Args:
         seed (int): shared seed.
@@ -89,7 +90,7 @@ def candidate_normals(seed, block_ids, lengths, indices):
         lengths (np.ndarray): dimensions of each block.
         indices (np.ndarray): the chosen candidate of each block.
     Returns:
-        np.ndarray: float64, sum(lengths) values.
+        np.ndarray: float64, sum(lengths) values in (0, 1).
     """
     k0, k1 = split_seed(seed)
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -98,4 +99,9 @@ def candidate_normals(seed, block_ids, lengths, indices):
     positions = np.asarray(indices, dtype=np.uint64)[owner]
     blocks = np.asarray(block_ids, dtype=np.uint64)[owner]
     streams = (STREAM_CANDIDATE + WORD_SHIFT * word).astype(np.uint64)
-    return ndtri(_uniforms_at(k0, k1, positions, blocks, streams))
+    return _uniforms_at(k0, k1, positions, blocks, streams)
+
+
+def candidate_normals(seed, block_ids, lengths, indices):
+    """Standard normals Phi^-1(u) of ``candidate_uniforms`` (same arguments)."""
+    return ndtri(candidate_uniforms(seed, block_ids, lengths, indices))

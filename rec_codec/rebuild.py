@@ -7,10 +7,10 @@ in the same order. Both the encoder (for the sample it reports) and the decoder 
 
 import numpy as np
 
-from .philox_numpy import _philox, _to_uniform, ndtri
+from .philox_numpy import _philox, _to_uniform, candidate_uniforms, ndtri
 from .seed import STREAM_BIN, split_seed
 
-__all__ = ["sp_candidate_values"]
+__all__ = ["sp_candidate_values", "hybrid_values"]
 
 _MASK = np.uint64(0xFFFFFFFF)
 _32 = np.uint64(32)
@@ -54,3 +54,26 @@ def sp_candidate_values(seed, block_ids, starts, lengths, nbins, strides, bins, 
     z = ndtri(p)
     z = np.where(lower, z, -z)
     return np.asarray(mean, dtype=np.float64) + np.asarray(std, dtype=np.float64) * z
+
+
+def hybrid_values(seed, block_ids, lengths, indices, symbols, m, mean, std):
+    """The hybrid coder's sample: mean + std Phi^-1((k_d + u_d) / M_d), flat.
+
+    u_d is the uniform of dimension d of the chosen candidate indices[i] of block i, k_d its
+    window symbol and M_d the window's width: what ``kernels.hybrid.hybrid_values``
+    computes.
+
+    Args:
+        seed (int): shared seed.
+        block_ids, lengths (np.ndarray): int64 counter field and dimensions of each block
+            (blocks are contiguous and in order).
+        indices (np.ndarray): int64 chosen candidate of each block.
+        symbols (np.ndarray): int64 k_d, one per dimension.
+        m (np.ndarray): float64 M_d, one per dimension.
+        mean, std (np.ndarray): the prior, flat.
+    Returns:
+        np.ndarray: float64 values, one per dimension.
+    """
+    u = candidate_uniforms(seed, block_ids, lengths, indices)
+    p = (np.asarray(symbols, dtype=np.int64).astype(np.float64) + u) / np.asarray(m, dtype=np.float64)
+    return np.asarray(mean, dtype=np.float64) + np.asarray(std, dtype=np.float64) * ndtri(p)

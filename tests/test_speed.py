@@ -95,14 +95,37 @@ def test_numpy_rebuild_of_partitioned_candidates_equals_the_kernel():
     assert np.array_equal(got, expected)
 
 
-def test_decoding_sp_pfr_imports_neither_numba_nor_scipy(tmp_path):
+def test_numpy_rebuild_of_hybrid_values_equals_the_kernel():
+    from rec_codec.kernels.hybrid import hybrid_values as kernel
+    from rec_codec.rebuild import hybrid_values
+
+    g = np.random.default_rng(5)
+    lengths = np.array([1, 6, 3, 9], dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    n = int(lengths.sum())
+    m = np.ldexp(1.0, g.integers(0, 30, n))
+    symbols = (g.random(n) * m).astype(np.int64)
+    symbols[:3] = [0, int(m[1]) - 1, 0]  # the windows' edges reach the normal's far tails
+    indices = np.array([0, 7, 2**33 + 1, 123456], dtype=np.int64)
+    block_ids = np.array([0, 1, 5, 2**31], dtype=np.int64)
+    mean, std = g.normal(size=n), g.uniform(0.5, 2.0, n)
+    seed = 2**62 + 99
+    k0, k1 = split_seed(seed)
+    expected = np.empty(n)
+    kernel(k0, k1, block_ids, starts, lengths, indices, symbols, m, mean, std, expected)
+    got = hybrid_values(seed, block_ids, lengths, indices, symbols, m, mean, std)
+    assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("algorithm", ["pfr", "orc", "sp-pfr", "sp-orc", "hybrid"])
+def test_decoding_imports_neither_numba_nor_scipy(tmp_path, algorithm):
     import subprocess
     import sys
 
     from rec_codec import codec
     from rec_codec.distributions import DiagonalGaussian
 
-    result = codec.encode(DiagonalGaussian(np.linspace(-1, 1, 12), np.full(12, 0.3)), 5, algorithm="sp-pfr")
+    result = codec.encode(DiagonalGaussian(np.linspace(-1, 1, 12), np.full(12, 0.3)), 5, algorithm=algorithm)
     path = tmp_path / "x.rec"
     path.write_bytes(result.data)
     np.save(tmp_path / "x.npy", result.sample)

@@ -191,7 +191,11 @@ def window_symbols(k0, k1, block_ids, starts, lengths, indices, start, out):
 
 @numba.njit(cache=True)
 def hybrid_values(k0, k1, block_ids, starts, lengths, indices, symbols, m, mean, std, out):
-    """out[s+d] = mean + std Phi^-1((k_d + u_d) / M_d): the decoder's sample (and the encoder's)."""
+    """out[s+d] = mean + std Phi^-1((k_d + u_d) / M_d): the sample of the chosen candidates.
+
+    The codec rebuilds it in numpy (``rebuild.hybrid_values``, bit for bit this, as the
+    tests check) so that decoding never imports numba; this kernel is that check's reference.
+    """
     for i in range(starts.shape[0]):
         s = starts[i]
         for k in range(lengths[i]):
