@@ -126,3 +126,13 @@ def test_orc_handles_targets_wider_than_the_prior():
     indices, steps, sample = run(target, 4, 1, "orc", 64)
     assert (indices >= 0).all() and (indices < 64).all() and (steps == 64).all()
     assert np.isfinite(sample).all()
+
+
+def test_filter_order_is_a_stable_argsort_of_c():
+    from rec_codec.kernels.ratio import filter_order
+
+    g = np.random.default_rng(0)
+    for d in (1, 2, 3, 5, 16, 17, 100, 1000):
+        for trial in range(6):
+            c = g.choice([-1.0, -0.5, -0.25, 0.0], d) if trial % 2 else g.normal(size=d)
+            assert np.array_equal(filter_order(c), np.argsort(c, kind="stable")), (d, trial)

@@ -21,7 +21,6 @@ import numba
 import numpy as np
 
 from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms, ndtri_as241, stream_word, uniform_at
-from .ratio import filter_order
 
 BATCH = 64
 _SQRT_HALF = math.sqrt(0.5)
@@ -116,7 +115,7 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
     lrmax_total = 0.0
     for k in range(d):
         lrmax_total += lrmax[k]
-    order = filter_order(c)
+    order = np.argsort(c)  # also the order _log_ratio sums in, so part of the result: never change it
     first = order[0]
     first_stream = stream_word(STREAM_CANDIDATE, first)
     u_first = np.empty(BATCH)

@@ -22,8 +22,30 @@ _SQRT_HALF = math.sqrt(0.5)
 
 @numba.njit(cache=True)
 def filter_order(c):
-    """Dimensions in the order to test them: the narrowest log ratio (most negative c) first."""
-    return np.argsort(c)
+    """Dimensions in the order to test them: the narrowest log ratio (most negative c) first.
+
+    Only the filter's speed depends on this order, never a result: a stable bottom-up merge
+    sort in plain loops, which numba compiles in a fraction of the time of ``np.argsort``.
+    """
+    d = c.shape[0]
+    order = np.arange(d)
+    spare = np.empty(d, dtype=order.dtype)
+    width = 1
+    while width < d:
+        for lo in range(0, d, 2 * width):
+            mid = min(lo + width, d)
+            hi = min(lo + 2 * width, d)
+            i, j = lo, mid
+            for k in range(lo, hi):
+                if j >= hi or (i < mid and c[order[i]] <= c[order[j]]):
+                    spare[k] = order[i]
+                    i += 1
+                else:
+                    spare[k] = order[j]
+                    j += 1
+        order, spare = spare, order
+        width *= 2
+    return order
 
 
 @numba.njit(cache=True)
