@@ -122,8 +122,11 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
     if block_ids is None:
         block_ids = np.arange(layout.num_blocks, dtype=np.int64)
     n = 0 if algorithm == "pfr" else int(orc_candidates)
-    indices, steps = run_search(layout.num_blocks, lambda stop, done: search_blocks(
-        k0, k1, block_ids, starts, lengths, a, b, c, lrmax, n, int(max_steps), stop, done), progress)
+    indices = np.empty(layout.num_blocks, dtype=np.int64)
+    steps = np.empty(layout.num_blocks, dtype=np.int64)
+    run_search(layout.num_blocks, lambda lo, hi, stop, done: search_blocks(
+        k0, k1, block_ids, starts, lengths, a, b, c, lrmax, n, int(max_steps), stop, done, lo, hi, indices, steps),
+        progress)
     if (indices < 0).any():
         i = int(np.argmax(indices < 0))
         raise InputError(f"block {i} ran past --max-steps {max_steps} candidates; use a larger --max-steps, "

@@ -175,9 +175,12 @@ def encode_hybrid(target, seed, prior=None, eps=DEFAULT_EPS, search="pfr", block
 
     k0, k1 = split_seed(seed)
     block_ids = np.arange(layout.num_blocks, dtype=np.int64)
-    indices, steps = run_search(layout.num_blocks, lambda stop, done: hybrid_search_blocks(
+    indices = np.empty(layout.num_blocks, dtype=np.int64)
+    steps = np.empty(layout.num_blocks, dtype=np.int64)
+    run_search(layout.num_blocks, lambda lo, hi, stop, done: hybrid_search_blocks(
         k0, k1, block_ids, layout.starts, layout.lengths, plan["a"], plan["b"], plan["c"], plan["zlo"], plan["zhi"],
-        plan["m"], plan["start"], orc_candidates if orc else 0, int(max_steps), stop, done), progress)
+        plan["m"], plan["start"], orc_candidates if orc else 0, int(max_steps), stop, done, lo, hi, indices, steps),
+        progress)
     if (indices < 0).any():
         i = int(np.argmax(indices < 0))
         limit = f"{orc_candidates} ORC candidates" if orc else f"--max-steps {max_steps} candidates"

@@ -199,24 +199,27 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
     keys = np.array([split_seed(seeds[i]) for i in range(count)], dtype=np.uint64)
     k0s, k1s = keys[item_of, 0].copy(), keys[item_of, 1].copy()
     bins = np.zeros(count * dims, dtype=np.int64)
+    indices = np.empty(lengths.shape[0], dtype=np.int64)
+    steps = np.empty(lengths.shape[0], dtype=np.int64)
     if model.algorithm == "pfr":
         from .kernels.parallel import search_keyed_blocks
 
         a, b, c, lrmax = tables
 
-        def search(stop, done):
-            return search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps), stop, done)
+        def search(lo, hi, stop, done):
+            search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps), stop, done,
+                                lo, hi, indices, steps)
     else:
         from .kernels.partition import sp_search_keyed_blocks
 
         a, b, c, tstart, offset, cum, lrmax_p, nbins = tables
         strides = _strides(nbins, starts, lengths)
 
-        def search(stop, done):
-            return sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides, tstart,
-                                          offset, cum, lrmax_p, int(max_steps), bins, stop, done)
+        def search(lo, hi, stop, done):
+            sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset,
+                                   cum, lrmax_p, int(max_steps), bins, stop, done, lo, hi, indices, steps)
 
-    indices, steps = run_search(lengths.shape[0], search)
+    run_search(lengths.shape[0], search)
     if (indices < 0).any():
         j = int(np.argmax(indices < 0))
         raise InputError(f"item {item_of[j]}: block {block_ids[j]} ran past {max_steps} candidates")

@@ -292,9 +292,11 @@ def _search(target, prior, seed, layout, nbins, num_candidates, max_steps, progr
     bins = np.zeros(nbins.shape[0], dtype=np.int64)
     from .kernels.partition import sp_search_blocks  # numba: the encoder only
 
-    local, steps = run_search(nb, lambda stop, done: sp_search_blocks(
+    local = np.empty(nb, dtype=np.int64)
+    steps = np.empty(nb, dtype=np.int64)
+    run_search(nb, lambda lo, hi, stop, done: sp_search_blocks(
         k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
-        int(num_candidates), int(max_steps), bins, stop, done), progress)
+        int(num_candidates), int(max_steps), bins, stop, done, lo, hi, local, steps), progress)
     return bins, local, steps, strides, layout.block_sums(lrmax_p) / _LN2
 
 

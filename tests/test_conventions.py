@@ -341,19 +341,22 @@ def test_threads_leave_the_bytes_alone(tmp_path):
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored after the command
 
 
-def test_threads_reach_the_search_thread(monkeypatch):
+def test_threads_set_the_number_of_search_threads(monkeypatch):
+    import threading
+    import time
+
     import numba
 
     from rec_codec.interrupts import run_search
 
-    seen = []
+    names = set()
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        run_search(1, lambda stop, done: seen.append(numba.get_num_threads()))
+        run_search(20, lambda lo, hi, stop, done: (names.add(threading.current_thread().name), time.sleep(0.005)))
     finally:
         numba.set_num_threads(before)
-    assert seen == [1]
+    assert len(names) == 1
 
 
 # --------------------------------------------------------------------------- --plot

@@ -67,16 +67,27 @@ def test_run_search_passes_results_and_errors_through():
     lengths = np.ones(2, dtype=np.int64)
     k0, k1 = split_seed(5)
     seen = []
-    indices, steps = run_search(2, lambda stop, done: search_blocks(k0, k1, ids, ids, lengths, a, b, c, lrmax, 0, 2**30,
-                                                                     stop, done), lambda d, n: seen.append((d, n)))
+    indices, steps = np.full(2, -7, dtype=np.int64), np.zeros(2, dtype=np.int64)
+    run_search(2, lambda lo, hi, stop, done: search_blocks(k0, k1, ids, ids, lengths, a, b, c, lrmax, 0, 2**30,
+                                                           stop, done, lo, hi, indices, steps),
+               lambda d, n: seen.append((d, n)))
     assert (indices >= 0).all() and (steps > 0).all()
     assert seen[-1] == (2, 2)
 
-    def failing(stop, done):
+    def failing(lo, hi, stop, done):
         raise ValueError("inside")
 
     with pytest.raises(ValueError, match="inside"):
         run_search(1, failing)
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 100, 5000])
+def test_run_search_covers_every_block_once_in_ranges(count):
+    calls = []
+    run_search(count, lambda lo, hi, stop, done: calls.append((lo, hi)))
+    covered = sorted(i for lo, hi in calls for i in range(lo, hi))
+    assert covered == list(range(count))
+    assert all(1 <= hi - lo <= 64 for lo, hi in calls)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -102,14 +113,22 @@ def test_cli_interrupt_exits_130_and_leaves_nothing(tmp_path, signum):
     assert sorted(os.listdir(tmp_path)) == before
 
 
-def test_the_search_uses_the_callers_thread_count():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_search_runs_on_the_callers_thread_count(threads):
     import numba
 
-    seen = []
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip("numba has fewer threads here")
+    names = set()
     saved = numba.get_num_threads()
+
+    def search(lo, hi, stop, done):
+        names.add(threading.current_thread().name)
+        time.sleep(0.01)  # long enough that every worker takes a range
+
     try:
-        numba.set_num_threads(1)
-        run_search(1, lambda stop, done: seen.append(numba.get_num_threads()))
+        numba.set_num_threads(threads)
+        run_search(40, search)
     finally:
         numba.set_num_threads(saved)
-    assert seen == [1]
+    assert len(names) == threads and threading.current_thread().name not in names

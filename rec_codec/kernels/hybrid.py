@@ -158,16 +158,14 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
     return best, limit
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def hybrid_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, zlo, zhi, m, start,
-                         num_candidates, max_steps, stop, done):
-    """``hybrid_block`` of every block, in parallel over blocks (flat per-dimension inputs).
+                         num_candidates, max_steps, stop, done, lo, hi, indices, steps):
+    """``hybrid_block`` of blocks lo .. hi - 1 (flat per-dimension inputs), writing
+    indices[i] and steps[i].
 
-    stop and done as in ``parallel.search_blocks``."""
-    nb = starts.shape[0]
-    indices = np.empty(nb, dtype=np.int64)
-    steps = np.empty(nb, dtype=np.int64)
-    for i in numba.prange(nb):
+    stop, done, lo and hi as in ``parallel.search_blocks``."""
+    for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]
         index, count = hybrid_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], zlo[s:e], zhi[s:e],
@@ -175,7 +173,6 @@ def hybrid_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, zlo, zhi, 
         indices[i] = index
         steps[i] = count
         done[i] = 1
-    return indices, steps
 
 
 @numba.njit(cache=True)

@@ -1,7 +1,10 @@
-"""Blocks in parallel: the encoder's search over every block.
+"""The encoder's loop over blocks, one range of blocks per call.
 
-Blocks are independent given the seed (each has its own counter field), so ``prange`` over
-blocks gives the same result for any number of threads.
+Blocks are independent given the seed (each has its own counter field), so any split of
+them over threads gives the same result. ``interrupts.run_search`` hands ranges of blocks
+to Python threads that call these kernels; they release the GIL (``nogil``), so the threads
+run in parallel without numba's parallel loops, whose compilation took most of a cold
+start.
 
 numba's on-disk cache keys a kernel on its own source file only, so a change to
 ``pfr.py``, ``orc.py`` or ``rng.py`` alone leaves these compiled loops running the old code;
@@ -9,15 +12,15 @@ delete the ``__pycache__/*.nbi`` and ``*.nbc`` files after such a change.
 """
 
 import numba
-import numpy as np
 
 from .orc import orc_block
 from .pfr import pfr_block
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
-def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candidates, max_steps, stop, done):
-    """Index and steps of every block: PFR when orc_candidates == 0, else ORC.
+@numba.njit(cache=True, nogil=True)
+def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candidates, max_steps, stop, done, lo, hi,
+                  indices, steps):
+    """Index and steps of blocks lo .. hi - 1: PFR when orc_candidates == 0, else ORC.
 
     Args:
         k0, k1: key words of the seed.
@@ -28,13 +31,11 @@ def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candid
         max_steps: PFR's cap on candidates per block.
         stop: int64[1]; every block gives up (index -2) once stop[0] != 0 (see ``interrupts``).
         done: uint8 per block, out: set to 1 when the block is finished.
-    Returns:
-        (indices, steps): int64 arrays; an index of -1 means the cap ran out.
+        lo, hi: the blocks of this call.
+        indices, steps: int64 per block, out: the chosen index (-1: the cap ran out) and
+            the candidates drawn.
     """
-    nb = starts.shape[0]
-    indices = np.empty(nb, dtype=np.int64)
-    steps = np.empty(nb, dtype=np.int64)
-    for i in numba.prange(nb):
+    for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]
         if orc_candidates == 0:
@@ -44,24 +45,20 @@ def search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, lrmax, orc_candid
         indices[i] = index
         steps[i] = n
         done[i] = 1
-    return indices, steps
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
-def search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, max_steps, stop, done):
-    """PFR on every block, each with its own seed key words (k0s[i], k1s[i]).
+@numba.njit(cache=True, nogil=True)
+def search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, max_steps, stop, done, lo, hi,
+                        indices, steps):
+    """PFR on blocks lo .. hi - 1, each with its own seed key words (k0s[i], k1s[i]).
 
     The items of a batch each have their own seed; this searches all of their blocks in
-    one parallel loop. Arguments and returns as ``search_blocks`` (PFR only).
+    one loop. Arguments as ``search_blocks`` (PFR only).
     """
-    nb = starts.shape[0]
-    indices = np.empty(nb, dtype=np.int64)
-    steps = np.empty(nb, dtype=np.int64)
-    for i in numba.prange(nb):
+    for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]
         index, n = pfr_block(k0s[i], k1s[i], block_ids[i], a[s:e], b[s:e], c[s:e], lrmax[s:e], max_steps, stop)
         indices[i] = index
         steps[i] = n
         done[i] = 1
-    return indices, steps

@@ -282,16 +282,13 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
     return (best_local if orc else -1), limit
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def sp_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
-                     num_candidates, max_steps, out_bins, stop, done):
-    """``sp_block`` on every block in parallel; returns (local indices, steps), int64 arrays.
+                     num_candidates, max_steps, out_bins, stop, done, lo, hi, local, steps):
+    """``sp_block`` on blocks lo .. hi - 1, writing local[i] and steps[i] (int64 per block).
 
-    stop and done as in ``parallel.search_blocks``."""
-    nblocks = starts.shape[0]
-    local = np.empty(nblocks, dtype=np.int64)
-    steps = np.empty(nblocks, dtype=np.int64)
-    for i in numba.prange(nblocks):
+    stop, done, lo and hi as in ``parallel.search_blocks``."""
+    for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]
         m, n = sp_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], nbins[s:e], strides[s:e], tstart[s:e],
@@ -299,7 +296,6 @@ def sp_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides
         local[i] = m
         steps[i] = n
         done[i] = 1
-    return local, steps
 
 
 @numba.njit(cache=True)
@@ -319,15 +315,12 @@ def sp_candidate_values(k0, k1, block_ids, starts, lengths, nbins, strides, bins
             out[s + k] = mean[s + k] + std[s + k] * z
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum,
-                           lrmax_p, max_steps, out_bins, stop, done):
-    """SP-PFR on every block, each with its own seed key words (k0s[i], k1s[i]); otherwise
-    as ``sp_search_blocks``."""
-    nblocks = starts.shape[0]
-    local = np.empty(nblocks, dtype=np.int64)
-    steps = np.empty(nblocks, dtype=np.int64)
-    for i in numba.prange(nblocks):
+                           lrmax_p, max_steps, out_bins, stop, done, lo, hi, local, steps):
+    """SP-PFR on blocks lo .. hi - 1, each with its own seed key words (k0s[i], k1s[i]);
+    otherwise as ``sp_search_blocks``."""
+    for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]
         m, n = sp_block(k0s[i], k1s[i], block_ids[i], a[s:e], b[s:e], c[s:e], nbins[s:e], strides[s:e],
@@ -335,4 +328,3 @@ def sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins,
         local[i] = m
         steps[i] = n
         done[i] = 1
-    return local, steps
