@@ -16,7 +16,8 @@ from rec_codec.entropy import EmpiricalIndexModel
 from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
 from rec_codec.training import fit_index_model
 from reccodec_cli import model_commands
-from reccodec_cli.conventions import SEED, default_output, echo_json, finite_range, naming, report_summary, threads_option
+from reccodec_cli.conventions import (SEED, default_output, echo_json, finite_range, naming, report_summary,
+                                      threads_option)
 from reccodec_cli.failures import CliError, friendly_errors
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
