@@ -20,7 +20,7 @@ from .distributions import DiagonalGaussian, dinf_bits, kl_bits, log_ratio_coeff
 from .errors import InputError
 from .interrupts import run_search
 from .kernels.ceiling import philox_blocks
-from .kernels.parallel import search_blocks
+from .kernels.block_search import orc_blocks, pfr_blocks
 from .reference import pfr_reference
 from .rng import split_seed
 
@@ -111,10 +111,16 @@ def _kernel_rows(dims, target, blocks, k0, k1, repeat):
     lengths = np.full(blocks, dims, dtype=np.int64)
     orc_candidates = 2 ** min(int(math.ceil(float(dinf_bits(target, standard_normal_like((dims,))).sum()))) + 2, 60)
 
+    k0s, k1s = np.full(blocks, k0), np.full(blocks, k1)
+
     def steps_of(count, n_orc):  # the blocks on the caller's thread count, as the codec runs them
         indices, steps = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
-        run_search(count, lambda lo, hi, stop, done: search_blocks(k0, k1, ids, ids * dims, lengths, *tiled, n_orc,
-                                                                   2**40, stop, done, lo, hi, indices, steps))
+        if n_orc == 0:
+            run_search(count, lambda lo, hi, stop, done: pfr_blocks(k0s, k1s, ids, ids * dims, lengths, *tiled, 2**40,
+                                                                    stop, done, lo, hi, indices, steps))
+        else:
+            run_search(count, lambda lo, hi, stop, done: orc_blocks(k0, k1, ids, ids * dims, lengths, *tiled, n_orc,
+                                                                    stop, done, lo, hi, indices, steps))
         return int(steps.sum())
 
     measured = []

@@ -114,19 +114,25 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
     """
     # the kernels are imported here, not at the top: decoding never needs numba, and it costs
     # most of a second of start-up
-    from .kernels.parallel import search_blocks
+    from .kernels.block_search import orc_blocks, pfr_blocks
 
     k0, k1 = split_seed(seed)
     a, b, c, lrmax = log_ratio_coefficients(target, prior)
     starts, lengths = layout.starts, layout.lengths
+    nb = layout.num_blocks
     if block_ids is None:
-        block_ids = np.arange(layout.num_blocks, dtype=np.int64)
-    n = 0 if algorithm == "pfr" else int(orc_candidates)
-    indices = np.empty(layout.num_blocks, dtype=np.int64)
-    steps = np.empty(layout.num_blocks, dtype=np.int64)
-    run_search(layout.num_blocks, lambda lo, hi, stop, done: search_blocks(
-        k0, k1, block_ids, starts, lengths, a, b, c, lrmax, n, int(max_steps), stop, done, lo, hi, indices, steps),
-        progress)
+        block_ids = np.arange(nb, dtype=np.int64)
+    indices = np.empty(nb, dtype=np.int64)
+    steps = np.empty(nb, dtype=np.int64)
+    if algorithm == "pfr":
+        k0s, k1s = np.full(nb, k0), np.full(nb, k1)
+        run_search(nb, lambda lo, hi, stop, done: pfr_blocks(
+            k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps), stop, done, lo, hi, indices, steps),
+            progress)
+    else:
+        run_search(nb, lambda lo, hi, stop, done: orc_blocks(
+            k0, k1, block_ids, starts, lengths, a, b, c, lrmax, int(orc_candidates), stop, done, lo, hi, indices,
+            steps), progress)
     if (indices < 0).any():
         i = int(np.argmax(indices < 0))
         raise InputError(f"block {i} ran past --max-steps {max_steps} candidates; use a larger --max-steps, "

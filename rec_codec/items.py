@@ -202,13 +202,13 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
     indices = np.empty(lengths.shape[0], dtype=np.int64)
     steps = np.empty(lengths.shape[0], dtype=np.int64)
     if model.algorithm == "pfr":
-        from .kernels.parallel import search_keyed_blocks
+        from .kernels.block_search import pfr_blocks
 
         a, b, c, lrmax = tables
 
         def search(lo, hi, stop, done):
-            search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps), stop, done,
-                                lo, hi, indices, steps)
+            pfr_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps), stop, done, lo, hi,
+                       indices, steps)
     else:
         from .kernels.partition import sp_search_keyed_blocks
 

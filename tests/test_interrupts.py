@@ -59,7 +59,7 @@ def test_signal_stops_search_in_process(algorithm):
 
 
 def test_run_search_passes_results_and_errors_through():
-    from rec_codec.kernels.parallel import search_blocks
+    from rec_codec.kernels.block_search import pfr_blocks
 
     target = DiagonalGaussian(np.array([0.3, -0.2]), np.array([0.7, 0.8]))
     a, b, c, lrmax = log_ratio_coefficients(target, DiagonalGaussian(np.zeros(2), np.ones(2)))
@@ -68,8 +68,9 @@ def test_run_search_passes_results_and_errors_through():
     k0, k1 = split_seed(5)
     seen = []
     indices, steps = np.full(2, -7, dtype=np.int64), np.zeros(2, dtype=np.int64)
-    run_search(2, lambda lo, hi, stop, done: search_blocks(k0, k1, ids, ids, lengths, a, b, c, lrmax, 0, 2**30,
-                                                           stop, done, lo, hi, indices, steps),
+    k0s, k1s = np.full(2, k0), np.full(2, k1)
+    run_search(2, lambda lo, hi, stop, done: pfr_blocks(k0s, k1s, ids, ids, lengths, a, b, c, lrmax, 2**30,
+                                                        stop, done, lo, hi, indices, steps),
                lambda d, n: seen.append((d, n)))
     assert (indices >= 0).all() and (steps > 0).all()
     assert seen[-1] == (2, 2)
@@ -135,7 +136,7 @@ def test_the_search_runs_on_the_callers_thread_count(threads):
 
 
 def test_the_kernels_release_the_gil_while_they_search():
-    from rec_codec.kernels.parallel import search_blocks
+    from rec_codec.kernels.block_search import pfr_blocks
 
     far = DiagonalGaussian(np.array([0.3, -0.2, 0.1, 0.0]), np.full(4, 1e-3))  # D_inf about 40 bits
     a, b, c, lrmax = log_ratio_coefficients(far, DiagonalGaussian(np.zeros(4), np.ones(4)))
@@ -143,8 +144,10 @@ def test_the_kernels_release_the_gil_while_they_search():
     k0, k1 = split_seed(1)
     indices, steps = np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64)
 
+    k0s, k1s = np.full(1, k0), np.full(1, k1)
+
     def search(lo, hi, stop, done, max_steps=2**27):  # one call of a fixed amount of work
-        search_blocks(k0, k1, ids, ids, lengths, a, b, c, lrmax, 0, max_steps, stop, done, lo, hi, indices, steps)
+        pfr_blocks(k0s, k1s, ids, ids, lengths, a, b, c, lrmax, max_steps, stop, done, lo, hi, indices, steps)
 
     search(0, 1, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.uint8), 64)  # compile
     polls = []

@@ -164,7 +164,7 @@ def hybrid_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, zlo, zhi, 
     """``hybrid_block`` of blocks lo .. hi - 1 (flat per-dimension inputs), writing
     indices[i] and steps[i].
 
-    stop, done, lo and hi as in ``parallel.search_blocks``."""
+    stop, done, lo and hi as in ``block_search.pfr_blocks``."""
     for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]

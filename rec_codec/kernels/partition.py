@@ -287,7 +287,7 @@ def sp_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides
                      num_candidates, max_steps, out_bins, stop, done, lo, hi, local, steps):
     """``sp_block`` on blocks lo .. hi - 1, writing local[i] and steps[i] (int64 per block).
 
-    stop, done, lo and hi as in ``parallel.search_blocks``."""
+    stop, done, lo and hi as in ``block_search.pfr_blocks``."""
     for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]
