@@ -13,11 +13,13 @@ Two measurements, each in child processes of its own:
   and digests of the outputs.
 - ``speed``: encode, soft decode and hard decode of fixed models (one sample per block
   with the default candidate count; joint blocks of 5 samples with 2^17 candidates and of
-  4 samples with 2^22, on 1% of the samples), best of three, with a digest of the file and of both estimates so
-  that two versions of the code can be compared for identical output.
+  4 samples with 2^22, on 1% of the samples), best of ``--repeats``, with a digest of the
+  file and of both estimates. ``--baseline DIR`` times another checkout's code in the same
+  process, the two versions alternating, and gives this tree's time over the baseline's
+  and whether the outputs are identical.
 
     python bench/wz_rec_memory.py --part hostile --threads 1,2
-    python bench/wz_rec_memory.py --part speed --threads 2
+    python bench/wz_rec_memory.py --part speed --threads 2 --baseline ../other-checkout
 """
 
 import argparse
@@ -102,40 +104,74 @@ def _digest(array_or_bytes):
     return hashlib.sha256(np.ascontiguousarray(array_or_bytes, dtype=np.float64).tobytes()).hexdigest()[:16]
 
 
-def speed_child(samples):
-    """Time encode and both decoders of fixed models (best of three); print JSON lines."""
+def _versions(baseline):
+    """[(name, wyner_ziv module)]: this tree's, and the one of the tree ``baseline`` (its
+    ``rec_codec`` copied as ``rec_codec_baseline``; its absolute imports of rec_codec
+    modules read this tree's, so only the relative ones, the kernels among them, differ)."""
+    import shutil
+    import tempfile
+
+    from rec_codec import wyner_ziv
+
+    versions = [("this", wyner_ziv)]
+    if baseline:
+        folder = tempfile.mkdtemp()
+        shutil.copytree(os.path.join(baseline, "rec_codec"), os.path.join(folder, "rec_codec_baseline"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        sys.path.insert(0, folder)
+        import importlib
+
+        versions.append(("baseline", importlib.import_module("rec_codec_baseline.wyner_ziv")))
+    return versions
+
+
+def speed_child(samples, baseline, repeats):
+    """Time encode and both decoders of fixed models (best of ``repeats``, the versions
+    alternating); print JSON lines."""
     import numpy as np
 
-    from rec_codec import wyner_ziv as wz
-
-    source = wz.GaussianSource("y = x + n", 1.0, 0.5)
-    models = {}
-    sv2 = wz.source_sv2(source, 1.5)
-    models["d1 N=default"] = wz.RECParams(sv2, 2.0, wz.default_candidates(source, sv2), 1, "soft", 64, 4)
-    sv2 = wz.source_sv2(source, 1.0)
-    models["d5 N=2^17"] = wz.RECParams(sv2, 5.0, 2**17, 5, "soft", wz.JOINT_SOFT_DRAWS, wz.JOINT_COMPONENTS)
-    models["d4 N=2^22"] = wz.RECParams(sv2, 4.0, 2**22, 4, "soft", wz.JOINT_SOFT_DRAWS, wz.JOINT_COMPONENTS)
-    for name, params in models.items():
-        model = wz.WZModel(source, "rec", rec=params)
-        count = samples if params.candidates < 2**20 else max(params.dims, samples // 100)
-        x, y = source.sample(count - count % params.dims, np.random.default_rng(5))
-        row = {"threads": int(os.environ.get("NUMBA_NUM_THREADS", "0")), "model": name, "samples": x.size,
-               "candidates": params.candidates}
-        for what, call in (("encode", lambda: wz.encode(x, model, SEED).data),
-                           ("soft", lambda: wz.decode(data, y, model, SEED, "soft")),
-                           ("hard", lambda: wz.decode(data, y, model, SEED, "hard"))):
-            best = float("inf")
-            for _ in range(3):
-                started = time.perf_counter()
-                result = call()
-                best = min(best, time.perf_counter() - started)
-            if what == "encode":
-                data = result
-            row[f"{what}_s"] = round(best, 3)
-            row[f"{what}_digest"] = _digest(result)
-        row["soft_mse"] = round(float(np.mean((wz.decode(data, y, model, SEED, "soft") - x) ** 2)), 5)
-        row["peak_mb"] = round(_peak_mb(), 1)
-        print(json.dumps(row), flush=True)
+    versions = _versions(baseline)
+    for name in ("d1 N=default", "d5 N=2^17", "d4 N=2^22"):
+        runs = {}
+        for version, wz in versions:
+            source = wz.GaussianSource("y = x + n", 1.0, 0.5)
+            if name == "d1 N=default":
+                sv2 = wz.source_sv2(source, 1.5)
+                params = wz.RECParams(sv2, 2.0, wz.default_candidates(source, sv2), 1, "soft", 64, 4)
+            else:
+                d, log_n = (5, 17) if name == "d5 N=2^17" else (4, 22)
+                params = wz.RECParams(wz.source_sv2(source, 1.0), float(d), 2**log_n, d, "soft",
+                                      wz.JOINT_SOFT_DRAWS, wz.JOINT_COMPONENTS)
+            model = wz.WZModel(source, "rec", rec=params)
+            count = samples if params.candidates < 2**20 else max(params.dims, samples // 100)
+            x, y = source.sample(count - count % params.dims, np.random.default_rng(5))
+            data = wz.encode(x, model, SEED).data
+            calls = {"encode": lambda wz=wz, model=model, x=x: wz.encode(x, model, SEED).data,
+                     "soft": lambda wz=wz, model=model, y=y, data=data: wz.decode(data, y, model, SEED, "soft"),
+                     "hard": lambda wz=wz, model=model, y=y, data=data: wz.decode(data, y, model, SEED, "hard")}
+            for call in calls.values():
+                call()  # compile or load the kernels
+            runs[version] = (x, calls, {what: [] for what in calls}, {})
+        for _ in range(repeats):
+            for version, _ in versions:
+                _, calls, seconds, digests = runs[version]
+                for what, call in calls.items():
+                    started = time.perf_counter()
+                    result = call()
+                    seconds[what].append(time.perf_counter() - started)
+                    digests[what] = _digest(result)
+        for version, _ in versions:
+            x, _, seconds, digests = runs[version]
+            row = {"threads": int(os.environ.get("NUMBA_NUM_THREADS", "0")), "version": version, "model": name,
+                   "samples": x.size}
+            for what in ("encode", "soft", "hard"):
+                row[f"{what}_s"] = round(min(seconds[what]), 3)
+                if version != "this":
+                    row[f"{what}_ratio"] = round(min(runs["this"][2][what]) / min(seconds[what]), 2)
+                    row[f"{what}_same"] = digests[what] == runs["this"][3][what]
+                else:
+                    row[f"{what}_digest"] = digests[what]
+            print(json.dumps(row), flush=True)
 
 
 def main():
@@ -144,20 +180,25 @@ def main():
     parser.add_argument("--phase", choices=("decode", "encode"), help=argparse.SUPPRESS)
     parser.add_argument("--threads", default="1,2", help="comma-separated NUMBA_NUM_THREADS values")
     parser.add_argument("--samples", type=int, default=4000, help="speed: samples per model (1%% for 2^22)")
+    parser.add_argument("--repeats", type=int, default=3, help="speed: best of this many runs")
+    parser.add_argument("--baseline", help="speed: another checkout whose rec_codec to time alongside")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         sys.path.insert(0, ROOT)
         if args.part == "speed":
-            speed_child(args.samples)
+            speed_child(args.samples, args.baseline, args.repeats)
         else:
             hostile_child(args.phase)
         return 0
     for threads in args.threads.split(","):
         env = dict(os.environ, NUMBA_NUM_THREADS=threads)
         for phase in ("decode", "encode") if args.part == "hostile" else ("decode",):
-            done = subprocess.run([sys.executable, __file__, "--child", "--part", args.part, "--phase", phase,
-                                   "--samples", str(args.samples)], cwd=ROOT, env=env)
+            command = [sys.executable, __file__, "--child", "--part", args.part, "--phase", phase, "--samples",
+                       str(args.samples), "--repeats", str(args.repeats)]
+            if args.baseline:
+                command += ["--baseline", os.path.abspath(args.baseline)]
+            done = subprocess.run(command, cwd=ROOT, env=env)
             if done.returncode != 0:
                 return 1
     return 0
