@@ -532,6 +532,16 @@ def test_candidates_past_the_window_are_generated_again_bit_for_bit():
             assert np.array_equal(w[slots.start * d: slots.stop * d], all_w[n * d: stop * d])
             n = stop
         assert have == kernels._window_size(d, cap) < cap and labs.shape[0] <= have + 64
+    room = cap  # room for every candidate: a ball wide enough to scan them all lists them
+    listed = (np.empty(room * d), np.empty(room), np.empty(room, dtype=np.int64), np.empty(room, dtype=np.int64),
+              np.empty(room))
+    count, w, log_t, labs, have, t_have = kernels._ball_candidates(
+        w, log_t, labs, have, t_have, 3, d, sw, labels, k0, k1, tmp, np.zeros(d), 50.0, 0.02, sw * sw, cap, *listed)
+    list_w, list_t, list_l, list_n, _ = listed
+    assert list_n[count - 1] >= have  # listed past the window
+    assert np.array_equal(list_t[:count], all_t[list_n[:count]])
+    assert np.array_equal(list_l[:count], all_l[list_n[:count]])
+    assert np.array_equal(list_w[: count * d].reshape(count, d), all_w.reshape(cap, d)[list_n[:count]])
 
 
 def test_a_candidate_list_too_long_for_its_buffers_gives_way_to_the_same_choices():
