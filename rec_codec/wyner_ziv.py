@@ -34,8 +34,11 @@ that sets the decoder's work or memory has a stated range: the variances lie in
 spread, and from above by ``2^32 sigma_x``); a file's sigma_v^2 lies within
 ``SV2_RATIO_RANGE`` times var_x; labels are at most 2^40 (a power of two above 2^23);
 the model file is JSON of at most ``MAX_MODEL_BYTES``. Out-of-range values are refused
-with an ``InputError`` (model) or a ``FormatError`` (file) that names them. The kernels
-report what they cannot compute through a status instead of raising.
+with an ``InputError`` (model) or a ``FormatError`` (file) that names them. The number of
+candidates N (at most ``MAX_CANDIDATES``) sets the work but not the memory: each block
+keeps a fixed window of candidates and generates the later ones again when a scan
+needs them (``kernels.wz``). The kernels report what they cannot compute through a
+status instead of raising.
 """
 
 from __future__ import annotations

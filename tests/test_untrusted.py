@@ -8,11 +8,15 @@ does not cover the header's fields), and in version 2 to show that the tag refus
 
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 import time
 import tracemalloc
 import zipfile
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -214,6 +218,60 @@ def test_wz_cosets_out_of_range_is_refused():
     model, data = files["nsq"]
     with pytest.raises(FormatError):
         wz.decode(_edited(data, wz_cosets=2**40 + 1), y, model, SEED)
+
+
+_MEMORY_CHILD = """
+import json, resource, sys
+import numpy as np
+from rec_codec import wyner_ziv as wz
+from rec_codec.errors import RecCodecError
+
+folder = sys.argv[1]
+model = wz.load_model(folder + "/model.json")
+y = np.load(folder + "/y.npy")
+data = open(folder + "/ok.rec", "rb").read()
+hostile = open(folder + "/hostile.rec", "rb").read()
+for decoder in ("soft", "hard"):
+    wz.decode(data, y, model, SEED, decoder)
+wz.encode(np.zeros(2), model, SEED)
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+outcomes = []
+for decoder in ("soft", "hard"):
+    try:
+        out = wz.decode(hostile, y, model, SEED, decoder)
+        outcomes.append("decoded" if np.isfinite(out).all() else "not finite")
+    except RecCodecError:
+        outcomes.append("refused")
+wz.encode(np.full(12, 8.0), model, SEED)  # eight standard deviations out: each search scans all N
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - baseline
+print(json.dumps({"outcomes": outcomes, "grown_mb": grown / 1024.0}))
+"""
+
+
+@pytest.mark.slow
+def test_the_most_candidates_a_wz_rec_file_may_ask_for_keep_memory_bounded(tmp_path):
+    """A 45-byte file with wz_candidates = 2^22 once took 400 MB above the baseline on two
+    threads (each block kept every candidate drawn); the encoder likewise for samples whose
+    search scans all N. Measured in a child on two threads, after an ordinary decode and
+    encode (with kernels loaded from the cache this process writes) set its baseline."""
+    y, files = _wz_files()
+    model, data = files["rec"]
+    for decoder in ("soft", "hard"):
+        wz.decode(data, y, model, SEED, decoder)
+    hostile = _edited(data, wz_candidates=wz.MAX_CANDIDATES)
+    big = wz.WZModel(model.source, "rec", rec=replace(model.rec, candidates=wz.MAX_CANDIDATES))
+    wz.encode(np.zeros(2), big, SEED)
+    wz.save_model(tmp_path / "model.json", big)
+    np.save(tmp_path / "y.npy", y)
+    (tmp_path / "ok.rec").write_bytes(data)
+    (tmp_path / "hostile.rec").write_bytes(hostile)
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+    done = subprocess.run([sys.executable, "-c", f"SEED = {SEED}\n" + _MEMORY_CHILD, str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result["outcomes"]) <= {"decoded", "refused"}, result
+    assert result["grown_mb"] < 100, result
 
 
 def test_a_wz_decode_in_range_never_returns_uninitialised_values():

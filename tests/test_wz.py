@@ -493,13 +493,83 @@ def test_ball_candidate_list_gives_the_full_searchs_choice_for_every_point_in_th
     for block, d in enumerate((1, 3, 6)):
         m = rng.normal(0.0, 1.0, d)
         rho = 0.5
-        w, log_t, labs, tmp = kernels._empty_buffers(d)
-        order, count, w, log_t, labs, have, t_last = kernels._ball_candidates(
-            w, log_t, labs, 0, 0.0, block, d, math.sqrt(sw2), labels, k0, k1, tmp, m, rho, sv2, sw2, cap)
+        w, log_t, labs, tmp = kernels._candidate_buffers(d)
+        listed = kernels._list_buffers(d, cap)
+        count, w, log_t, labs, have, t_have = kernels._ball_candidates(
+            w, log_t, labs, 0, 0.0, block, d, math.sqrt(sw2), labels, k0, k1, tmp, m, rho, sv2, sw2, cap, *listed)
         assert 0 < count < cap
+        list_w, list_t, list_l, list_n, _ = listed
         for _ in range(200):
             step = rng.normal(0.0, 1.0, d)
             x = m + rho * rng.uniform() * step / np.linalg.norm(step)
-            full, w, log_t, labs, have, t_last = kernels._search(
-                w, log_t, labs, have, t_last, block, d, math.sqrt(sw2), labels, k0, k1, tmp, x, sv2, sw2, cap)
-            assert kernels._search_list(w, log_t, order, count, d, x, sv2, sw2) == full
+            full, label, w, log_t, labs, have, t_have = kernels._search(
+                w, log_t, labs, have, t_have, block, d, math.sqrt(sw2), labels, k0, k1, tmp, x, sv2, sw2, cap)
+            i = kernels._search_list(list_w, list_t, count, d, x, sv2, sw2)
+            assert (list_n[i], list_l[i]) == (full, label)
+
+
+def test_candidates_past_the_window_are_generated_again_bit_for_bit():
+    from rec_codec.kernels import wz as kernels
+    from rec_codec.rng import split_seed
+
+    k0, k1 = split_seed(SEED)
+    d, labels, sw = 62, 8, 1.3
+    cap = kernels._window_size(d, 2**22) + 5 * 64 + 17  # five chunks past the window and a part
+    assert cap < 2**22
+    tmp = np.empty(cap)
+    all_w, all_t, all_l = np.empty(cap * d), np.empty(cap), np.empty(cap, dtype=np.int64)
+    kernels._generate(all_w, all_t, all_l, 0, 0, cap, 0.0, 3, d, sw, labels, k0, k1, tmp)  # every one at once
+    w, log_t, labs, tmp = kernels._candidate_buffers(d)
+    have, t_have, t_stream, n = 0, 0.0, 0.0, 0
+    for _ in range(2):  # a second scan reads the kept window and generates the rest again
+        n = 0
+        while n < cap:
+            w, log_t, labs, stop, shift, have, t_have, t_stream = kernels._next_chunk(
+                w, log_t, labs, n, have, t_have, t_stream, 3, d, sw, labels, k0, k1, tmp, cap)
+            slots = slice(n - shift, stop - shift)
+            assert np.array_equal(log_t[slots], all_t[n:stop])
+            assert np.array_equal(labs[slots], all_l[n:stop])
+            assert np.array_equal(w[slots.start * d: slots.stop * d], all_w[n * d: stop * d])
+            n = stop
+        assert have == kernels._window_size(d, cap) < cap and labs.shape[0] <= have + 64
+    room = cap  # room for every candidate: a ball wide enough to scan them all lists them
+    listed = (np.empty(room * d), np.empty(room), np.empty(room, dtype=np.int64), np.empty(room, dtype=np.int64),
+              np.empty(room))
+    count, w, log_t, labs, have, t_have = kernels._ball_candidates(
+        w, log_t, labs, have, t_have, 3, d, sw, labels, k0, k1, tmp, np.zeros(d), 50.0, 0.02, sw * sw, cap, *listed)
+    list_w, list_t, list_l, list_n, _ = listed
+    assert list_n[count - 1] >= have  # listed past the window
+    assert np.array_equal(list_t[:count], all_t[list_n[:count]])
+    assert np.array_equal(list_l[:count], all_l[list_n[:count]])
+    assert np.array_equal(list_w[: count * d].reshape(count, d), all_w.reshape(cap, d)[list_n[:count]])
+
+
+def test_a_candidate_list_too_long_for_its_buffers_gives_way_to_the_same_choices():
+    from rec_codec.kernels import wz as kernels
+    from rec_codec.rng import split_seed
+
+    k0, k1 = split_seed(SEED)
+    rng = np.random.default_rng(28)
+    sv2, sw2, labels, cap, d = 0.02, 1.02, 8, 2**12, 3
+    sw = math.sqrt(sw2)
+    m = rng.normal(0.0, 1.0, d)
+    draws = m + 0.3 * rng.normal(0.0, 1.0, (40, d))
+    rho = float(np.max(np.linalg.norm(draws - m, axis=1)))
+    mine = np.arange(40, dtype=np.int64)
+    w, log_t, labs, tmp = kernels._candidate_buffers(d)
+    listed = kernels._list_buffers(d, cap)
+    count, w, log_t, labs, have, t_have = kernels._ball_candidates(
+        w, log_t, labs, 0, 0.0, 1, d, sw, labels, k0, k1, tmp, m, rho, sv2, sw2, cap, *listed)
+    assert count > 8
+    small = tuple(a[: 8 * d] if a.shape[0] == listed[1].shape[0] * d else a[:8] for a in listed)
+    too_long, w, log_t, labs, have, t_have = kernels._ball_candidates(
+        w, log_t, labs, have, t_have, 1, d, sw, labels, k0, k1, tmp, m, rho, sv2, sw2, cap, *small)
+    assert too_long == -1
+    by_search = np.empty(40, dtype=np.int64)
+    w, log_t, labs, have, t_have = kernels._search_draws(
+        w, log_t, labs, have, t_have, 1, d, sw, labels, k0, k1, tmp, draws, mine, sv2, sw2, cap, by_search)
+    for j in range(40):
+        i = kernels._search_list(listed[0], listed[1], count, d, draws[j], sv2, sw2)
+        full, label, w, log_t, labs, have, t_have = kernels._search(
+            w, log_t, labs, have, t_have, 1, d, sw, labels, k0, k1, tmp, draws[j], sv2, sw2, cap)
+        assert by_search[j] == listed[2][i] == label

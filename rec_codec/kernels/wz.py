@@ -22,9 +22,15 @@ of a ball holding a group of draws (nearby draws from N(m_y, s^2 I), or those ar
 component) are listed once per group (``_ball_candidates``), and each draw searches only
 its group's list.
 
-Candidates are generated lazily per block into buffers that grow by doubling, so every
-search of a block (the encoder's, the hard decoder's and all the soft draws) reads the
-same candidates and pays the PRNG once.
+Memory stays bounded whatever N and the thread count. Each block keeps its first
+candidates, up to ``WINDOW_WORDS`` float64 words of them, generated lazily into buffers
+that grow by doubling, so the searches of a block (the encoder's, the hard decoder's and
+all the soft draws) that stop inside this window read the same candidates and pay the
+PRNG once; a scan that goes past it generates the later candidates again, a chunk at a
+time (``_next_chunk``). Nothing else grows with N: the hard decoder keeps its K best
+candidates' rows, and a soft decoder's candidate list holds copies of at most
+``LIST_WORDS`` words; a group whose list would not fit runs each of its draws' own
+searches instead, in one pass (``_search_draws``), which choose what the list would.
 
 The decoders never raise (an exception inside a parallel loop would leave their outputs
 unwritten): they check their arguments first and return a status with their results,
@@ -43,6 +49,8 @@ from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, STREAM_LABEL, fill_uniforms,
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _CHUNK = 64
+WINDOW_WORDS = 2**20  # float64 words of candidates a block keeps in memory (8 MiB a thread)
+LIST_WORDS = 2**20  # float64 words of a soft decoder's candidate list (8 MiB a thread)
 REACH = 10.0  # cells farther than this many posterior stds carry no mass in double precision
 STATUS_OK = 0
 STATUS_BAD_ARGUMENTS = 1
@@ -175,11 +183,26 @@ def nsq_decode(mean, s, cosets_sent, u, delta, cosets, soft):
 
 
 @numba.njit(cache=True)
-def _grow(w, log_t, labels, d, need):
-    """Buffers with room for at least ``need`` candidates (capacity doubles)."""
+def _window_size(d, cap):
+    """Candidates of a block that stay in memory: the first ``WINDOW_WORDS / (d + 2)``,
+    a multiple of the chunk, at most N."""
+    return min(cap, max(_CHUNK, WINDOW_WORDS // (d + 2) // _CHUNK * _CHUNK))
+
+
+@numba.njit(cache=True)
+def _candidate_buffers(d):
+    """Empty candidate buffers (w, log_t, labels: one chunk, grown on demand) and the
+    uniforms' scratch."""
+    return np.empty(_CHUNK * d), np.empty(_CHUNK), np.empty(_CHUNK, dtype=np.int64), np.empty(_CHUNK)
+
+
+@numba.njit(cache=True)
+def _grow(w, log_t, labels, d, need, limit):
+    """Buffers with room for at least ``need`` candidates (capacity doubles, at most ``limit``)."""
     cap = labels.shape[0]
     while cap < need:
         cap *= 2
+    cap = max(need, min(cap, limit))
     w2 = np.empty(cap * d)
     t2 = np.empty(cap)
     l2 = np.empty(cap, dtype=np.int64)
@@ -191,39 +214,64 @@ def _grow(w, log_t, labels, d, need):
 
 
 @numba.njit(cache=True)
-def _generate(w, log_t, labels, start, stop, t_prev, block, d, sw, num_labels, k0, k1, tmp):
-    """Fill candidates start..stop-1 of a block; returns the arrival time T_{stop-1}."""
-    count = stop - start
+def _generate(w, log_t, labels, slot, first, count, t_prev, block, d, sw, num_labels, k0, k1, tmp):
+    """Write candidates first..first+count-1 of a block to slots slot..slot+count-1; returns
+    the arrival time of the last, given ``t_prev``, that of candidate first - 1 (0 for none)."""
     buf = tmp[:count]
     for k in range(d):
-        fill_uniforms(buf, start, block, stream_word(STREAM_CANDIDATE, k), k0, k1)
+        fill_uniforms(buf, first, block, stream_word(STREAM_CANDIDATE, k), k0, k1)
         for j in range(count):
-            w[(start + j) * d + k] = sw * ndtri_as241(buf[j])
-    fill_uniforms(buf, start, block, stream_word(STREAM_LABEL, 0), k0, k1)
+            w[(slot + j) * d + k] = sw * ndtri_as241(buf[j])
+    fill_uniforms(buf, first, block, stream_word(STREAM_LABEL, 0), k0, k1)
     for j in range(count):
         lab = int(buf[j] * num_labels)
-        labels[start + j] = lab if lab < num_labels else num_labels - 1
-    fill_uniforms(buf, start, block, stream_word(STREAM_ARRIVAL, 0), k0, k1)
+        labels[slot + j] = lab if lab < num_labels else num_labels - 1
+    fill_uniforms(buf, first, block, stream_word(STREAM_ARRIVAL, 0), k0, k1)
     t = t_prev
     for j in range(count):
         t -= math.log(buf[j])
-        log_t[start + j] = math.log(t)
+        log_t[slot + j] = math.log(t)
     return t
 
 
 @numba.njit(cache=True)
-def _next_chunk(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp, cap):
-    """Generate the next chunk of candidates (at most up to cap), growing the buffers."""
-    stop = min(have + _CHUNK, cap)
-    if stop > labels.shape[0]:
-        w, log_t, labels = _grow(w, log_t, labels, d, stop)
-    t_last = _generate(w, log_t, labels, have, stop, t_last, block, d, sw, num_labels, k0, k1, tmp)
-    return w, log_t, labels, stop, t_last
+def _next_chunk(w, log_t, labels, n, have, t_have, t_stream, block, d, sw, num_labels, k0, k1, tmp, cap):
+    """Make candidates n, n + 1, ... of a block readable, for a scan that has read 0..n-1.
+
+    Candidates below the window (``_window_size``) are generated once and kept: slots 0..have-1
+    hold candidates 0..have-1, and ``t_have`` is the arrival time of candidate have - 1.
+    Candidates past it are generated again by every scan that reaches them, a chunk at a
+    time, into the slots after the window; ``t_stream`` carries the arrival time of the
+    scan's last candidate from one of its chunks to the next (arrival times are running
+    sums, the only state the counter-based generator does not give directly).
+
+    Returns:
+        (w, log_t, labels, stop, shift, have, t_have, t_stream): candidates n..stop-1 sit
+        in slots n - shift .. stop - 1 - shift.
+    """
+    window = _window_size(d, cap)
+    if n < have:
+        return w, log_t, labels, have, 0, have, t_have, t_stream
+    limit = window + _CHUNK if window < cap else window
+    if n < window:
+        stop = min(n + _CHUNK, window)
+        if stop > labels.shape[0]:
+            w, log_t, labels = _grow(w, log_t, labels, d, stop, limit)
+        t_have = _generate(w, log_t, labels, n, n, stop - n, t_have, block, d, sw, num_labels, k0, k1, tmp)
+        return w, log_t, labels, stop, 0, stop, t_have, t_stream
+    if n == window:  # the window is full: continue from its last arrival time
+        t_stream = t_have
+    stop = min(n + _CHUNK, cap)
+    if labels.shape[0] < limit:
+        w, log_t, labels = _grow(w, log_t, labels, d, limit, limit)
+    t_stream = _generate(w, log_t, labels, window, n, stop - n, t_stream, block, d, sw, num_labels, k0, k1, tmp)
+    return w, log_t, labels, stop, n - window, have, t_have, t_stream
 
 
 @numba.njit(cache=True)
 def _log_r_rest(w, n, d, x, inv_v, inv_w):
-    """sum_k -(w_k - x_k)^2 / (2 var) + w_k^2 / (2 s_w^2), without the constant term."""
+    """sum_k -(w_k - x_k)^2 / (2 var) + w_k^2 / (2 s_w^2) of the candidate in slot n,
+    without the constant term."""
     total = 0.0
     base = n * d
     for k in range(d):
@@ -252,37 +300,107 @@ def _score_terms(centre, rho, d, var, sw2):
 
 
 @numba.njit(cache=True)
-def _search(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp,
+def _search(w, log_t, labels, have, t_have, block, d, sw, num_labels, k0, k1, tmp,
             x, var, sw2, cap):
     """argmin_n log T_n - log r(W_n) over n < cap, r = N(w; x, var I) / N(w; 0, sw2 I).
 
-    Candidates are generated on demand. Returns (best index, buffers, have, t_last).
+    Candidates come from ``_next_chunk``. Returns (best index, its label, buffers, have,
+    t_have).
     """
     inv_v, inv_w, const, lrmax = _score_terms(x, 0.0, d, var, sw2)
     best = math.inf
     best_n = -1
+    best_label = -1
+    t_stream = 0.0
     n = 0
     done = False
     while n < cap and not done:
-        if n >= have:
-            w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
-                                                         num_labels, k0, k1, tmp, cap)
-        for i in range(n, have):  # the buffers stay put in here, which keeps the loop tight
-            lt = log_t[i]
+        w, log_t, labels, stop, shift, have, t_have, t_stream = _next_chunk(
+            w, log_t, labels, n, have, t_have, t_stream, block, d, sw, num_labels, k0, k1, tmp, cap)
+        for i in range(n, stop):  # the buffers stay put in here, which keeps the loop tight
+            slot = i - shift
+            lt = log_t[slot]
             if lt - lrmax >= best:
                 done = True
                 break
-            score = lt - const - _log_r_rest(w, i, d, x, inv_v, inv_w)
+            score = lt - const - _log_r_rest(w, slot, d, x, inv_v, inv_w)
             if score < best:
                 best = score
                 best_n = i
-        n = have
-    return best_n, w, log_t, labels, have, t_last
+                best_label = labels[slot]
+        n = stop
+    return best_n, best_label, w, log_t, labels, have, t_have
 
 
 @numba.njit(cache=True)
-def _ball_candidates(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp,
-                     m, rho, var, sw2, cap):
+def _search_draws(w, log_t, labels, have, t_have, block, d, sw, num_labels, k0, k1, tmp,
+                  draws, mine, var, sw2, cap, winner_label):
+    """``_search`` for each draw ``draws[j]``, j in ``mine``, all in one pass over the
+    candidates; the winner's label goes to ``winner_label[j]`` (-1: none). Returns
+    (buffers, have, t_have)."""
+    count = mine.shape[0]
+    best = np.full(count, math.inf)
+    lrmax = np.empty(count)
+    inv_v = inv_w = const = 0.0
+    for a in range(count):
+        winner_label[mine[a]] = -1
+        inv_v, inv_w, const, lrmax[a] = _score_terms(draws[mine[a]], 0.0, d, var, sw2)
+    live = np.ones(count, dtype=np.bool_)
+    alive = count
+    t_stream = 0.0
+    n = 0
+    while n < cap and alive > 0:
+        w, log_t, labels, stop, shift, have, t_have, t_stream = _next_chunk(
+            w, log_t, labels, n, have, t_have, t_stream, block, d, sw, num_labels, k0, k1, tmp, cap)
+        for a in range(count):
+            if not live[a]:
+                continue
+            x = draws[mine[a]]
+            for i in range(n, stop):
+                slot = i - shift
+                lt = log_t[slot]
+                if lt - lrmax[a] >= best[a]:
+                    live[a] = False
+                    alive -= 1
+                    break
+                score = lt - const - _log_r_rest(w, slot, d, x, inv_v, inv_w)
+                if score < best[a]:
+                    best[a] = score
+                    winner_label[mine[a]] = labels[slot]
+        n = stop
+    return w, log_t, labels, have, t_have
+
+
+@numba.njit(cache=True)
+def _list_buffers(d, cap):
+    """Room for a candidate list (``_ball_candidates``): rows, log T, labels, indices and
+    lowest scores of at most ``LIST_WORDS / (d + 4)`` candidates (and at most N)."""
+    size = min(cap, max(_CHUNK, LIST_WORDS // (d + 4)))
+    return np.empty(size * d), np.empty(size), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), \
+        np.empty(size)
+
+
+@numba.njit(cache=True)
+def _keep_possible(list_w, list_t, list_l, list_n, list_low, count, d, upper):
+    """Drop the listed candidates whose lowest score exceeds ``upper``, keeping the order;
+    returns how many stay."""
+    kept = 0
+    for i in range(count):
+        if list_low[i] <= upper:
+            if kept != i:
+                for k in range(d):
+                    list_w[kept * d + k] = list_w[i * d + k]
+                list_t[kept] = list_t[i]
+                list_l[kept] = list_l[i]
+                list_n[kept] = list_n[i]
+                list_low[kept] = list_low[i]
+            kept += 1
+    return kept
+
+
+@numba.njit(cache=True)
+def _ball_candidates(w, log_t, labels, have, t_have, block, d, sw, num_labels, k0, k1, tmp,
+                     m, rho, var, sw2, cap, list_w, list_t, list_l, list_n, list_low):
     """Every candidate that can win the encoder's search for some x within ``rho`` of m.
 
     With r_x as in ``_search``, log r_x(w) lies between const + |w|^2 / (2 s_w^2) -
@@ -290,29 +408,37 @@ def _ball_candidates(w, log_t, labels, have, t_last, block, d, sw, num_labels, k
     max(0, |w - m| - rho), in place of |w - m| + rho. So U = min_n [log T_n - that lower
     bound on log r] is at least the best score of any x in the ball, and a candidate whose
     lowest possible score exceeds U never wins; scanning stops once log T_n minus the
-    largest log r over the ball reaches U. Returns (indices in arrival order, count,
-    buffers, have, t_last).
+    largest log r over the ball reaches U.
+
+    The list holds copies (row, log T, label, index, lowest score), in arrival order, in
+    the ``_list_buffers`` given. U only falls during the scan, so a full list drops the
+    candidates already beyond it and goes on; when that frees less than half of it, the
+    scan gives up.
+
+    Returns:
+        (count, buffers, have, t_have): the number of candidates listed, or -1 when they
+        would not fit.
     """
     inv_v, inv_w, const, lrmax = _score_terms(m, rho, d, var, sw2)
+    room = list_t.shape[0]
     upper = math.inf
-    out = np.empty(cap, dtype=np.int64)  # room for every candidate; only what is used is touched
-    lows = np.empty(cap)
     count = 0
+    t_stream = 0.0
     n = 0
     done = False
     while n < cap and not done:
-        if n >= have:
-            w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
-                                                         num_labels, k0, k1, tmp, cap)
-        for i in range(n, have):  # the buffers stay put in here, which keeps the loop tight
-            lt = log_t[i]
+        w, log_t, labels, stop, shift, have, t_have, t_stream = _next_chunk(
+            w, log_t, labels, n, have, t_have, t_stream, block, d, sw, num_labels, k0, k1, tmp, cap)
+        for i in range(n, stop):  # the buffers stay put in here, which keeps the loop tight
+            slot = i - shift
+            lt = log_t[slot]
             if lt - lrmax >= upper:
                 done = True
                 break
             wsq = 0.0
             dist = 0.0
             for k in range(d):
-                wk = w[i * d + k]
+                wk = w[slot * d + k]
                 wsq += wk * wk
                 dist += (wk - m[k]) ** 2
             dist = math.sqrt(dist)
@@ -324,44 +450,45 @@ def _ball_candidates(w, log_t, labels, have, t_last, block, d, sw, num_labels, k
             if high < upper:
                 upper = high
             if low <= upper:
-                out[count] = i
-                lows[count] = low
+                if count == room:
+                    count = _keep_possible(list_w, list_t, list_l, list_n, list_low, count, d, upper)
+                    if 2 * count > room:
+                        return -1, w, log_t, labels, have, t_have
+                for k in range(d):
+                    list_w[count * d + k] = w[slot * d + k]
+                list_t[count] = lt
+                list_l[count] = labels[slot]
+                list_n[count] = i
+                list_low[count] = low
                 count += 1
-        n = have
-    kept = 0
-    for i in range(count):  # U only fell during the scan
-        if lows[i] <= upper:
-            out[kept] = out[i]
-            kept += 1
-    return out, kept, w, log_t, labels, have, t_last
+        n = stop
+    count = _keep_possible(list_w, list_t, list_l, list_n, list_low, count, d, upper)  # U only fell
+    return count, w, log_t, labels, have, t_have
 
 
 @numba.njit(cache=True)
-def _search_list(w, log_t, order, count, d, x, var, sw2):
-    """``_search`` over the candidates ``order[:count]`` (arrival order)."""
+def _search_list(list_w, list_t, count, d, x, var, sw2):
+    """``_search`` over the first ``count`` listed candidates (arrival order); returns the
+    winner's position in the list, -1 for none."""
     inv_v, inv_w, const, lrmax = _score_terms(x, 0.0, d, var, sw2)
     best = math.inf
-    best_n = -1
+    best_i = -1
     for i in range(count):
-        n = order[i]
-        lt = log_t[n]
+        lt = list_t[i]
         if lt - lrmax >= best:
             break
-        score = lt - const - _log_r_rest(w, n, d, x, inv_v, inv_w)
+        score = lt - const - _log_r_rest(list_w, i, d, x, inv_v, inv_w)
         if score < best:
             best = score
-            best_n = n
-    return best_n
-
-
-@numba.njit(cache=True)
-def _empty_buffers(d):
-    return np.empty(_CHUNK * d), np.empty(_CHUNK), np.empty(_CHUNK, dtype=np.int64), np.empty(_CHUNK)
+            best_i = i
+    return best_i
 
 
 @numba.njit(cache=True, parallel=True)
 def rec_encode(k0, k1, x, starts, lengths, sw2, sv2, num_labels, cap):
     """The encoder's choice i* and its label for every block.
+
+    Each block keeps at most ``WINDOW_WORDS`` words of candidates, whatever N.
 
     Args:
         k0, k1: key words of the seed.
@@ -379,47 +506,53 @@ def rec_encode(k0, k1, x, starts, lengths, sw2, sv2, num_labels, cap):
     sw = math.sqrt(sw2)
     for b in numba.prange(nb):
         d = lengths[b]
-        w, log_t, labels, tmp = _empty_buffers(d)
+        w, log_t, labels, tmp = _candidate_buffers(d)
         xb = x[starts[b]: starts[b] + d].copy()
-        best, w, log_t, labels, have, t_last = _search(
+        best, best_label, w, log_t, labels, have, t_have = _search(
             w, log_t, labels, 0, 0.0, b, d, sw, num_labels, k0, k1, tmp, xb, sv2, sw2, cap)
         indices[b] = best
-        labs[b] = labels[best]
+        labs[b] = best_label
     return indices, labs
 
 
 @numba.njit(cache=True)
-def _top_matching(w, log_t, labels, have, t_last, block, d, sw, num_labels, k0, k1, tmp,
-                  m, vy, sw2, cap, want_label, top_n, top_s):
-    """The hard decoder's search keeping the K best label-matching candidates (sorted)."""
+def _top_matching(w, log_t, labels, have, t_have, block, d, sw, num_labels, k0, k1, tmp,
+                  m, vy, sw2, cap, want_label, top_n, top_s, top_w):
+    """The hard decoder's search keeping the K best label-matching candidates (sorted):
+    indices, scores and rows (K, d). Returns (buffers, have, t_have)."""
     kk = top_n.shape[0]
     for i in range(kk):
         top_n[i] = -1
         top_s[i] = math.inf
     inv_v, inv_w, const, lrmax = _score_terms(m, 0.0, d, vy, sw2)
+    t_stream = 0.0
     n = 0
     done = False
     while n < cap and not done:
-        if n >= have:
-            w, log_t, labels, have, t_last = _next_chunk(w, log_t, labels, have, t_last, block, d, sw,
-                                                         num_labels, k0, k1, tmp, cap)
-        for c in range(n, have):  # the buffers stay put in here, which keeps the loop tight
-            lt = log_t[c]
+        w, log_t, labels, stop, shift, have, t_have, t_stream = _next_chunk(
+            w, log_t, labels, n, have, t_have, t_stream, block, d, sw, num_labels, k0, k1, tmp, cap)
+        for c in range(n, stop):  # the buffers stay put in here, which keeps the loop tight
+            slot = c - shift
+            lt = log_t[slot]
             if lt - lrmax >= top_s[kk - 1]:
                 done = True
                 break
-            if labels[c] == want_label:
-                score = lt - const - _log_r_rest(w, c, d, m, inv_v, inv_w)
+            if labels[slot] == want_label:
+                score = lt - const - _log_r_rest(w, slot, d, m, inv_v, inv_w)
                 if score < top_s[kk - 1]:
                     i = kk - 1
                     while i > 0 and top_s[i - 1] > score:
                         top_s[i] = top_s[i - 1]
                         top_n[i] = top_n[i - 1]
+                        for k in range(d):
+                            top_w[i, k] = top_w[i - 1, k]
                         i -= 1
                     top_s[i] = score
                     top_n[i] = c
-        n = have
-    return w, log_t, labels, have, t_last
+                    for k in range(d):
+                        top_w[i, k] = w[slot * d + k]
+        n = stop
+    return w, log_t, labels, have, t_have
 
 
 @numba.njit(cache=True)
@@ -478,6 +611,9 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
                z_prior, prior_group, prior_groups, z_comp, components, inflate):
     """Decode REC binning with X | y ~ N(mean, sc2 I) per block.
 
+    Each block keeps at most ``WINDOW_WORDS`` words of candidates and ``LIST_WORDS`` of a
+    candidate list, whatever N, besides its draws.
+
     Args:
         k0, k1: key words of the seed.
         mean: float64 flat posterior means E[X | y].
@@ -519,17 +655,19 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
         d = lengths[b]
         s0 = starts[b]
         m = mean[s0: s0 + d].copy()
-        w, log_t, labels, tmp = _empty_buffers(d)
+        w, log_t, labels, tmp = _candidate_buffers(d)
         top_n = np.empty(max(components, 1), dtype=np.int64)
         top_s = np.empty(max(components, 1))
-        w, log_t, labels, have, t_last = _top_matching(
-            w, log_t, labels, 0, 0.0, b, d, sw, num_labels, k0, k1, tmp, m, vy, sw2, cap, sent[b], top_n, top_s)
+        top_w = np.empty((max(components, 1), d))
+        w, log_t, labels, have, t_have = _top_matching(
+            w, log_t, labels, 0, 0.0, b, d, sw, num_labels, k0, k1, tmp, m, vy, sw2, cap, sent[b], top_n, top_s,
+            top_w)
         best = top_n[0]
         indices[b] = best
         hard = m.copy()
         if best >= 0:
             for k in range(d):
-                hard[k] = m[k] + beta * (w[best * d + k] - m[k])
+                hard[k] = m[k] + beta * (top_w[0, k] - m[k])
         if not soft or best < 0:
             xhat[s0: s0 + d] = hard
             bad[b] = not _all_finite(hard)
@@ -541,7 +679,7 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
         centres = np.empty((kc, d))
         for i in range(kc):
             for k in range(d):
-                centres[i, k] = m[k] + beta * (w[top_n[i] * d + k] - m[k])
+                centres[i, k] = m[k] + beta * (top_w[i, k] - m[k])
         total = g0 + kc * gc
         log_a0 = math.log(g0 / total) - 0.5 * d * math.log(sc2) if g0 > 0 else -math.inf
         log_ac = math.log(gc / total) - 0.5 * d * math.log(tau2) if gc > 0 else -math.inf
@@ -557,7 +695,8 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
                     draws[j, k] = centres[(j - g0) // gc, k] + math.sqrt(tau2) * z_comp[(j - g0) % gc, k]
         # Groups 0 .. prior_groups - 1 hold the draws from p(x|y), group prior_groups + i those
         # around centre i. The candidates that can win for any draw of a group are listed in
-        # one scan of a ball around the group, and its draws search only that list.
+        # one scan of a ball around the group, and its draws search only that list; a list
+        # too long for its buffers gives way to one pass of every draw's own search.
         # members[offsets[g]:offsets[g + 1]]: the draws of group g
         groups = prior_groups + kc
         members = np.empty(ndraws, dtype=np.int64)
@@ -568,7 +707,8 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
             members[j] = j
         for i in range(kc):
             offsets[prior_groups + 1 + i] = g0 + (i + 1) * gc
-        winner = np.empty(ndraws, dtype=np.int64)
+        winner_label = np.empty(ndraws, dtype=np.int64)  # label of each draw's choice, -1: none
+        list_w, list_t, list_l, list_n, list_low = _list_buffers(d, cap)
         centre = np.empty(d)
         for group in range(groups):
             mine = members[offsets[group]: offsets[group + 1]]
@@ -586,14 +726,20 @@ def rec_decode(k0, k1, mean, starts, lengths, sc2, sw2, sv2, num_labels, cap, se
                 for k in range(d):
                     r2 += (draws[j, k] - centre[k]) ** 2
                 rho = max(rho, math.sqrt(r2))
-            order, count, w, log_t, labels, have, t_last = _ball_candidates(
-                w, log_t, labels, have, t_last, b, d, sw, num_labels, k0, k1, tmp, centre, rho, sv2, sw2, cap)
+            count, w, log_t, labels, have, t_have = _ball_candidates(
+                w, log_t, labels, have, t_have, b, d, sw, num_labels, k0, k1, tmp, centre, rho, sv2, sw2, cap,
+                list_w, list_t, list_l, list_n, list_low)
+            if count < 0:
+                w, log_t, labels, have, t_have = _search_draws(
+                    w, log_t, labels, have, t_have, b, d, sw, num_labels, k0, k1, tmp, draws, mine, sv2, sw2, cap,
+                    winner_label)
+                continue
             for j in mine:
-                winner[j] = _search_list(w, log_t, order, count, d, draws[j], sv2, sw2)
+                i = _search_list(list_w, list_t, count, d, draws[j], sv2, sw2)
+                winner_label[j] = list_l[i] if i >= 0 else -1
         for j in range(ndraws):  # in draw order, so the sums do not depend on the grouping
             xs = draws[j]
-            n = winner[j]
-            if n < 0 or labels[n] != sent[b]:
+            if winner_label[j] != sent[b]:
                 continue
             # balance heuristic: weight p(x|y) / sum_c a_c q_c(x), constants (2 pi)^(d/2) cancel
             q0 = 0.0
