@@ -575,7 +575,7 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
 
     Args:
         rate (float): bits per sample, in (0, 12].
-        codewords (int or None): K; None gives 2^(ceil(R) + 2), at least 8.
+        codewords (int or None): K; None gives 2^(ceil(R) + 1), at least 8.
         progress (callable or None): called with each trial's dict.
         Others as ``train``.
     Returns:
@@ -588,7 +588,7 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
     x, y = check_pairs(x, y)
     seed = _check_int(seed, "seed", 0, 2**64 - 1)
     if codewords is None:
-        codewords = min(MAX_CODEWORDS, max(8, 2 ** (math.ceil(rate) + 2)))
+        codewords = min(MAX_CODEWORDS, max(8, 2 ** (math.ceil(rate) + 1)))
     started = time.perf_counter()
     log_l = math.log2(2.0 ** (2 * rate) / (2.0 * max(_residual_variance(x, y), 1e-300)))
     below, above = None, None  # log2 lambda with a free rate under / over the band
