@@ -18,8 +18,9 @@ refit to the frequencies of those indices (the code the file uses) and the decod
 fine-tuned on the hard indices. Given a target rate, the encoder's output bias is first
 moved along log q until its hard indices spend that many bits on the training split
 (the rate at a fixed lambda varies much between trainings, so the rate is set this way
-rather than by lambda alone). ``train_for_rate`` runs several such trainings (lambda near
-the quadratic-Gaussian slope, and restarts) and keeps the best held-out MSE at the rate.
+rather than by lambda alone). ``train_for_rate`` runs several such trainings (a ladder of
+lambdas below the quadratic-Gaussian slope, each with its own seed) and keeps the best
+held-out MSE at the rate.
 
 A model file is one ``.npz`` of plain arrays (``numpy.load`` reads it) with a
 ``description`` entry: UTF-8 JSON holding the kind, the sizes, the training figures and
@@ -78,9 +79,7 @@ TEMPERATURE = (1.0, 0.05)  # Gumbel-softmax temperature, first and last step
 FINETUNE_FRACTION = 0.25  # decoder steps on hard indices, as a fraction of the joint steps
 RATE_TOLERANCE = 0.03  # relative: --rate accepts a trial whose held-out rate is this close
 RATE_TRIALS = 6
-FREE_RATE_EXCESS = 0.75  # bits: the uncalibrated rate sought is the target plus this
-FREE_RATE_BAND = 0.5  # bits: a lambda whose uncalibrated rate is this close to that is kept
-LAMBDA_STEP = 2.0  # log2 lambda moves by this times the bits missing
+LAMBDA_LADDER = 1.75  # --rate: each trial's lambda is the previous one's over this
 RELAXATIONS = ("gumbel", "exact")
 ENCODER_GAIN = 1.0  # scale of the encoder's first layer at initialisation
 CALIBRATION_RANGE = 1024.0  # |c| of the encoder's output bias c log q, see _calibrate_bias
@@ -385,17 +384,21 @@ def _calibrate_bias(logits, logq, target_bits):
 
     c > 0 favours the probable indices (fewer bits), c < 0 the rare ones. The target is
     bracketed by doubling |c| (up to ``CALIBRATION_RANGE``), then bisected on the training
-    split, assuming the entropy falls as c grows.
+    split, assuming the entropy falls as c grows; a target above the highest entropy that
+    c < 0 reaches gives the c of that peak, as far as the doubling finds it.
     """
     k = logits.shape[1]
 
     def bits(c):
         return _entropy_bits(np.argmax(logits + c * logq, axis=1), k)
 
-    # bracket the target, doubling |c| from 1 up to CALIBRATION_RANGE
+    # bracket the target, doubling |c| from 1/8 up to CALIBRATION_RANGE; upwards (c < 0)
+    # the entropy rises only so far: past its peak every sample goes to the rarest index
     sign = 1.0 if bits(0.0) > target_bits else -1.0
-    near, far = 0.0, sign
+    near, far = 0.0, sign / 8
     while abs(far) < CALIBRATION_RANGE and (bits(far) > target_bits) == (sign > 0):
+        if sign < 0 and bits(far) <= bits(near):
+            return near
         near, far = far, 2.0 * far
     lo, hi = (near, far) if sign > 0 else (far, near)
     for _ in range(CALIBRATION_STEPS):
@@ -531,6 +534,8 @@ def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="g
                            None if target_rate is None else float(target_rate))
     info = {"codewords": codewords, "hidden": hidden, "epochs": epochs, "seed": seed, "lmbda": float(lmbda),
             "relaxation": relaxation, "pairs": int(x.shape[0])}
+    if target_rate is not None:
+        info["target_rate"] = float(target_rate)
     model = LearnedWZ(arrays, info)
     bits, mse = evaluate(model, x[held], y[held])
     train_bits, train_mse = evaluate(model, x[fit], y[fit])
@@ -561,17 +566,13 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
 
     Every trial trains at some lambda and then calibrates its encoder to ``rate``
     (``train`` with ``target_rate``), so that it lands at the rate whatever lambda was;
-    lambda decides what is learned. The best models come from a lambda whose rate before
-    the calibration (the "free" rate) is somewhat above the target, brought down by the
-    calibration: a trial whose free rate is within ``FREE_RATE_BAND`` of the target plus
-    ``FREE_RATE_EXCESS`` keeps its lambda for the next trial (a restart with another
-    seed); otherwise lambda moves: by ``LAMBDA_STEP`` times the bits missing in log2
-    lambda until that free rate is bracketed, then by bisection. The
-    first lambda is the quadratic-Gaussian slope 1 / (2 D) at D = s^2 2^-2R, with s^2 the
-    residual variance of an affine fit of x on y. Trial i uses seed + i. Of the
-    ``RATE_TRIALS`` trials, the one with the lowest held-out MSE among those whose
-    held-out rate is within ``RATE_TOLERANCE`` (relative) of the target wins; failing
-    that, the one nearest the rate.
+    lambda decides what is learned. The best lambda is below the quadratic-Gaussian slope
+    1 / (2 D_WZ) = 2^2R / (2 s^2) (s^2 the residual variance of an affine fit of x on y),
+    by how much depends on the source and the rate, and one training's result varies much
+    with its seed; so the ``RATE_TRIALS`` trials take a ladder of lambdas from that slope
+    down by ``LAMBDA_LADDER`` per trial, trial i with seed + i, and the one with the
+    lowest held-out MSE among those whose held-out rate is within ``RATE_TOLERANCE``
+    (relative) of the target wins; failing that, the one nearest the rate.
 
     Args:
         rate (float): bits per sample, in (0, 12].
@@ -591,12 +592,12 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
         codewords = min(MAX_CODEWORDS, max(8, 2 ** (math.ceil(rate) + 1)))
     started = time.perf_counter()
     log_l = math.log2(2.0 ** (2 * rate) / (2.0 * max(_residual_variance(x, y), 1e-300)))
-    below, above = None, None  # log2 lambda with a free rate under / over the band
     trials, chosen = [], None
     for i in range(RATE_TRIALS):
-        model, report = train(x, y, 2.0**log_l, codewords, hidden, epochs, (seed + i) % 2**64, relaxation,
+        lmbda = 2.0 ** (log_l - i * math.log2(LAMBDA_LADDER))
+        model, report = train(x, y, lmbda, codewords, hidden, epochs, (seed + i) % 2**64, relaxation,
                               target_rate=rate)
-        trial = {"lmbda": 2.0**log_l, "seed": model.info["seed"], "free_bits": round(report.free_bits, 5),
+        trial = {"lmbda": lmbda, "seed": model.info["seed"], "free_bits": round(report.free_bits, 5),
                  "heldout_bits": round(report.bits, 5), "heldout_mse": report.mse,
                  "seconds": round(report.seconds, 3)}
         trials.append(trial)
@@ -607,17 +608,6 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
         if (chosen is None or (fits and (not chosen[2] or report.mse < chosen[1].mse))
                 or (not fits and not chosen[2] and miss < abs(chosen[1].bits - rate))):
             chosen = (model, report, fits)
-        free_target = rate + FREE_RATE_EXCESS
-        if report.free_bits > free_target + FREE_RATE_BAND:
-            above = log_l if above is None else min(above, log_l)
-        elif report.free_bits < free_target - FREE_RATE_BAND:
-            below = log_l if below is None else max(below, log_l)
-        else:
-            continue
-        if below is not None and above is not None:
-            log_l = 0.5 * (below + above)
-        else:
-            log_l += LAMBDA_STEP * (free_target - report.free_bits)
     model, report, _ = chosen
     report.trials = trials
     report.seconds = time.perf_counter() - started
