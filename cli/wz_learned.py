@@ -56,10 +56,10 @@ def register(wz, errors):
     @click.argument("pairs", metavar="PAIRS.npz")
     @click.option("-o", "--output", required=True, metavar="MODEL.npz", help="The trained model.")
     @click.option("--rate", type=click.FloatRange(0, 12, min_open=True),
-                  help="Target bits per sample: lambda is searched (held-out rate at most R + 0.03).")
+                  help="Target bits per sample: the encoder is calibrated to it; best of several trainings.")
     @click.option("--lmbda", type=click.FloatRange(0, min_open=True), help="Fixed weight of the squared error.")
     @click.option("--codewords", type=click.IntRange(2, learned_wz.MAX_CODEWORDS),
-                  help="Codewords K (default 2^(ceil(R)+2), at least 8; 32 with --lmbda).")
+                  help="Codewords K (default 2^(ceil(R)+1), at least 8; 32 with --lmbda).")
     @click.option("--epochs", type=click.IntRange(1, 10000), default=40, show_default=True,
                   help="Passes over the training split (batches of 1024).")
     @click.option("--hidden", type=click.IntRange(4, 1024), default=64, show_default=True,

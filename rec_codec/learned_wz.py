@@ -15,8 +15,12 @@ KL divergence); the distortion term decodes a Gumbel-softmax relaxation of a dra
 (Maddison et al., "The concrete distribution", ICLR 2017) whose temperature anneals
 geometrically. After that the encoder is fixed, u = argmax p(u|x) as at test time, q is
 refit to the frequencies of those indices (the code the file uses) and the decoder is
-fine-tuned on the hard indices. ``train_for_rate`` searches lambda for a target rate,
-measured on a held-out split as the bits of the argmax indices under q.
+fine-tuned on the hard indices. Given a target rate, the encoder's output bias is first
+moved along log q until its hard indices spend that many bits on the training split
+(the rate at a fixed lambda varies much between trainings, so the rate is set this way
+rather than by lambda alone). ``train_for_rate`` runs several such trainings (a ladder of
+lambdas below the quadratic-Gaussian slope, each with its own seed) and keeps the best
+held-out MSE at the rate.
 
 A model file is one ``.npz`` of plain arrays (``numpy.load`` reads it) with a
 ``description`` entry: UTF-8 JSON holding the kind, the sizes, the training figures and
@@ -73,10 +77,13 @@ LEARNING_RATE = 3e-3
 FINAL_LEARNING_RATE = 3e-4
 TEMPERATURE = (1.0, 0.05)  # Gumbel-softmax temperature, first and last step
 FINETUNE_FRACTION = 0.25  # decoder steps on hard indices, as a fraction of the joint steps
-RATE_TOLERANCE = 0.03  # bits per sample: --rate accepts a trial this close above
+RATE_TOLERANCE = 0.03  # relative: --rate accepts a trial whose held-out rate is this close
 RATE_TRIALS = 6
+LAMBDA_LADDER = 1.75  # --rate: each trial's lambda is the previous one's over this
 RELAXATIONS = ("gumbel", "exact")
 ENCODER_GAIN = 1.0  # scale of the encoder's first layer at initialisation
+CALIBRATION_RANGE = 1024.0  # |c| of the encoder's output bias c log q, see _calibrate_bias
+CALIBRATION_STEPS = 30
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _LAYERS = ("w1", "b1", "w2", "b2", "w3", "b3")
 _ARRAYS = tuple(f"enc_{n}" for n in _LAYERS) + ("rate_logits",) + tuple(f"dec_{n}" for n in _LAYERS) + (
@@ -289,11 +296,13 @@ class TrainReport:
     steps: int
     seconds: float
     trials: list
+    free_bits: float = None  # training split, before the rate calibration
 
     def to_dict(self):
         return {"lmbda": self.lmbda, "heldout_bits": round(self.bits, 5), "heldout_mse": self.mse,
                 "train_bits": round(self.train_bits, 5), "train_mse": self.train_mse, "steps": self.steps,
-                "seconds": round(self.seconds, 3), "trials": self.trials}
+                "seconds": round(self.seconds, 3), "trials": self.trials,
+                "free_bits": None if self.free_bits is None else round(self.free_bits, 5)}
 
 
 def _check_int(value, name, lo, hi):
@@ -363,8 +372,70 @@ def _loss_and_grads_exact(params, xb, yb, weight):
     return loss, grads
 
 
-def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation):
-    """One training run on normalised copies of (x, y); returns the model's arrays."""
+def _entropy_bits(u, k):
+    """Empirical entropy of the indices u in bits per sample."""
+    freq = np.bincount(u, minlength=k) / u.size
+    freq = freq[freq > 0]
+    return float(-(freq * np.log2(freq)).sum())
+
+
+def _calibrate_bias(logits, logq, target_bits):
+    """c such that u = argmax(logits + c log q) has an empirical entropy near ``target_bits``.
+
+    c > 0 favours the probable indices (fewer bits), c < 0 the rare ones. The target is
+    bracketed by doubling |c| (up to ``CALIBRATION_RANGE``), then bisected on the training
+    split, assuming the entropy falls as c grows; a target above the highest entropy that
+    c < 0 reaches gives the c of that peak, as far as the doubling finds it.
+    """
+    k = logits.shape[1]
+
+    def bits(c):
+        return _entropy_bits(np.argmax(logits + c * logq, axis=1), k)
+
+    # bracket the target, doubling |c| from 1/8 up to CALIBRATION_RANGE; upwards (c < 0)
+    # the entropy rises only so far: past its peak every sample goes to the rarest index
+    sign = 1.0 if bits(0.0) > target_bits else -1.0
+    near, far = 0.0, sign / 8
+    while abs(far) < CALIBRATION_RANGE and (bits(far) > target_bits) == (sign > 0):
+        if sign < 0 and bits(far) <= bits(near):
+            return near
+        near, far = far, 2.0 * far
+    lo, hi = (near, far) if sign > 0 else (far, near)
+    for _ in range(CALIBRATION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if bits(mid) > target_bits:
+            lo = mid
+        else:
+            hi = mid
+    # the end of the bracket nearer the target
+    return lo if abs(bits(lo) - target_bits) < abs(bits(hi) - target_bits) else hi
+
+
+def _fix_encoder(params, xn, target_bits):
+    """End of the joint steps: calibrate the encoder's bias (with a target), refit q to the
+    frequencies of the hard indices; returns those indices and the bits per sample of the
+    indices before the calibration (their empirical entropy)."""
+    logits = _mlp(params, "enc", xn)[0]
+    free_bits = _entropy_bits(np.argmax(logits, axis=1), logits.shape[1])
+    if target_bits is not None:
+        logq = _log_softmax(params["rate_logits"][None, :])[0]
+        params["enc_b3"] = params["enc_b3"] + _calibrate_bias(logits, logq, target_bits) * logq
+        logits = _mlp(params, "enc", xn)[0]
+    u_all = np.argmax(logits, axis=1)
+    n, k = logits.shape
+    counts = np.bincount(u_all, minlength=k).astype(np.float64)
+    params["rate_logits"] = np.log((counts + 1e-3) / (n + 1e-3 * k))
+    return u_all, free_bits
+
+
+def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation, target_bits=None):
+    """One training run on normalised copies of (x, y); returns the model's arrays and the
+    training split's bits per sample before any calibration.
+
+    With ``target_bits`` the encoder's output bias is moved along log q after the joint
+    steps so that the hard indices of the training split spend about that many bits
+    (``_calibrate_bias``) before q is refit and the decoder fine-tuned.
+    """
     rng = np.random.default_rng([seed, 2])
     x_mean, x_scale = x.mean(axis=0), x.std(axis=0) + 1e-12
     y_mean, y_scale = y.mean(axis=0), y.std(axis=0) + 1e-12
@@ -394,20 +465,16 @@ def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation):
             adam.step(params, grads, lr)
         else:
             if step == steps:  # fix the encoder; q from the hard indices; decoder on them
-                u_all = np.argmax(_mlp(params, "enc", xn)[0], axis=1)
-                counts = np.bincount(u_all, minlength=k).astype(np.float64)
-                params["rate_logits"] = np.log((counts + 1e-3) / (n + 1e-3 * k))
+                u_all, free_bits = _fix_encoder(params, xn, target_bits)
                 dec_names = [f"dec_{name}" for name in _LAYERS]
                 adam = _Adam(params, dec_names)
             out, dec_cache = _mlp(params, "dec", np.concatenate([eye[u_all[pick]], yb], axis=1))
             _mlp_backward(params, "dec", dec_cache, 2.0 * weight * (out - xb) / batch, grads)
             adam.step(params, grads, lr)
     if finetune == 0:
-        u_all = np.argmax(_mlp(params, "enc", xn)[0], axis=1)
-        counts = np.bincount(u_all, minlength=k).astype(np.float64)
-        params["rate_logits"] = np.log((counts + 1e-3) / (n + 1e-3 * k))
+        u_all, free_bits = _fix_encoder(params, xn, target_bits)
     params.update(x_mean=x_mean, x_scale=x_scale, y_mean=y_mean, y_scale=y_scale)
-    return params
+    return params, free_bits
 
 
 def evaluate(model, x, y):
@@ -426,7 +493,7 @@ def _steps(epochs, n_train):
     return max(1, int(epochs) * max(1, -(-n_train // BATCH)))
 
 
-def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="gumbel"):
+def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="gumbel", target_rate=None):
     """Train the learned compressor at a fixed lambda.
 
     Args:
@@ -440,6 +507,9 @@ def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="g
         seed (int): in [0, 2^64); the model depends on it and the pairs only.
         relaxation (str): "gumbel", the distortion of a Gumbel-softmax relaxed draw (the
             talk's), or "exact", its expectation over p(.|x) (K decoder passes a sample).
+        target_rate (float or None): bits per sample; when given, the trained encoder's
+            output bias is calibrated so that its hard indices on the training split
+            spend about that many bits (see ``_calibrate_bias``).
     Returns:
         (LearnedWZ, TrainReport).
     Raises:
@@ -457,13 +527,20 @@ def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="g
     started = time.perf_counter()
     fit, held = _split(x.shape[0], seed)
     steps = _steps(epochs, fit.size)
-    arrays = _train_arrays(x[fit], y[fit], float(lmbda), codewords, hidden, steps, seed, relaxation)
+    if target_rate is not None and (isinstance(target_rate, bool) or not isinstance(target_rate, (int, float))
+                                    or not math.isfinite(target_rate) or not 0 < target_rate <= 12):
+        raise InputError(f"target_rate must be in (0, 12] bits per sample, got {target_rate!r}")
+    arrays, free_bits = _train_arrays(x[fit], y[fit], float(lmbda), codewords, hidden, steps, seed, relaxation,
+                           None if target_rate is None else float(target_rate))
     info = {"codewords": codewords, "hidden": hidden, "epochs": epochs, "seed": seed, "lmbda": float(lmbda),
             "relaxation": relaxation, "pairs": int(x.shape[0])}
+    if target_rate is not None:
+        info["target_rate"] = float(target_rate)
     model = LearnedWZ(arrays, info)
     bits, mse = evaluate(model, x[held], y[held])
     train_bits, train_mse = evaluate(model, x[fit], y[fit])
-    report = TrainReport(float(lmbda), bits, mse, train_bits, train_mse, steps, time.perf_counter() - started, [])
+    report = TrainReport(float(lmbda), bits, mse, train_bits, train_mse, steps, time.perf_counter() - started, [],
+                         free_bits)
     return _with_figures(model, report, x, y), report
 
 
@@ -485,18 +562,21 @@ def _residual_variance(x, y):
 
 
 def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, progress=None, relaxation="gumbel"):
-    """Search lambda for a target rate and keep the best model at or below it.
+    """Train to a target rate: several trainings, each calibrated to the rate; keep the best.
 
-    The first lambda is the quadratic-Gaussian slope 1 / (2 D) at D = s^2 2^-2R, with s^2
-    the residual variance of an affine fit of x on y; each next one moves log2 lambda by
-    twice the rate still missing (D falls by 4 a bit), then bisects once the target is
-    bracketed. At most ``RATE_TRIALS`` trainings; the model with the lowest held-out MSE
-    whose held-out rate is at most rate + ``RATE_TOLERANCE`` wins (failing that, the
-    lowest rate).
+    Every trial trains at some lambda and then calibrates its encoder to ``rate``
+    (``train`` with ``target_rate``), so that it lands at the rate whatever lambda was;
+    lambda decides what is learned. The best lambda is below the quadratic-Gaussian slope
+    1 / (2 D_WZ) = 2^2R / (2 s^2) (s^2 the residual variance of an affine fit of x on y),
+    by how much depends on the source and the rate, and one training's result varies much
+    with its seed; so the ``RATE_TRIALS`` trials take a ladder of lambdas from that slope
+    down by ``LAMBDA_LADDER`` per trial, trial i with seed + i, and the one with the
+    lowest held-out MSE among those whose held-out rate is within ``RATE_TOLERANCE``
+    (relative) of the target wins; failing that, the one nearest the rate.
 
     Args:
         rate (float): bits per sample, in (0, 12].
-        codewords (int or None): K; None gives 2^(ceil(R) + 2), at least 8.
+        codewords (int or None): K; None gives 2^(ceil(R) + 1), at least 8.
         progress (callable or None): called with each trial's dict.
         Others as ``train``.
     Returns:
@@ -507,35 +587,28 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or not 0 < rate <= 12:
         raise InputError(f"rate must be in (0, 12] bits per sample, got {rate!r}")
     x, y = check_pairs(x, y)
+    seed = _check_int(seed, "seed", 0, 2**64 - 1)
     if codewords is None:
-        codewords = min(MAX_CODEWORDS, max(8, 2 ** (math.ceil(rate) + 2)))
+        codewords = min(MAX_CODEWORDS, max(8, 2 ** (math.ceil(rate) + 1)))
     started = time.perf_counter()
     log_l = math.log2(2.0 ** (2 * rate) / (2.0 * max(_residual_variance(x, y), 1e-300)))
-    below, above = None, None  # (log2 lambda, bits) bracketing the target
-    trials, best = [], None
-    for _ in range(RATE_TRIALS):
-        model, report = train(x, y, 2.0**log_l, codewords, hidden, epochs, seed, relaxation)
-        trial = {"lmbda": 2.0**log_l, "heldout_bits": round(report.bits, 5), "heldout_mse": report.mse,
+    trials, chosen = [], None
+    for i in range(RATE_TRIALS):
+        lmbda = 2.0 ** (log_l - i * math.log2(LAMBDA_LADDER))
+        model, report = train(x, y, lmbda, codewords, hidden, epochs, (seed + i) % 2**64, relaxation,
+                              target_rate=rate)
+        trial = {"lmbda": lmbda, "seed": model.info["seed"], "free_bits": round(report.free_bits, 5),
+                 "heldout_bits": round(report.bits, 5), "heldout_mse": report.mse,
                  "seconds": round(report.seconds, 3)}
         trials.append(trial)
         if progress is not None:
             progress(trial)
-        fits = report.bits <= rate + RATE_TOLERANCE
-        if fits and (best is None or not best[2] or report.mse < best[1].mse):
-            best = (model, report, True)
-        elif not fits and (best is None or (not best[2] and report.bits < best[1].bits)):
-            best = (model, report, False)
-        if fits:
-            below = (log_l, report.bits) if below is None or log_l > below[0] else below
-            if rate - report.bits < RATE_TOLERANCE:
-                break
-        else:
-            above = (log_l, report.bits) if above is None or log_l < above[0] else above
-        if below is not None and above is not None:
-            log_l = 0.5 * (below[0] + above[0])
-        else:
-            log_l += 2.0 * (rate - report.bits)
-    model, report, _ = best
+        miss = abs(report.bits - rate)
+        fits = miss <= RATE_TOLERANCE * rate
+        if (chosen is None or (fits and (not chosen[2] or report.mse < chosen[1].mse))
+                or (not fits and not chosen[2] and miss < abs(chosen[1].bits - rate))):
+            chosen = (model, report, fits)
+    model, report, _ = chosen
     report.trials = trials
     report.seconds = time.perf_counter() - started
     info = dict(model.info, target_rate=float(rate))

@@ -71,6 +71,98 @@ def test_training_figures_match_a_fresh_evaluation(small):
     assert report.mse < 0.1  # better than E[X|y] alone
 
 
+def test_calibration_moves_the_rate_to_the_target():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4000, 8)) + np.linspace(0.0, 2.0, 8)
+    logq = lw._log_softmax(np.linspace(0.0, 3.0, 8)[None, :])[0]
+    free = lw._entropy_bits(np.argmax(logits, axis=1), 8)
+    for target in (0.5, 1.5, free + 0.2):
+        c = lw._calibrate_bias(logits, logq, target)
+        assert (c > 0) == (target < free)
+        assert lw._entropy_bits(np.argmax(logits + c * logq, axis=1), 8) == pytest.approx(target, abs=0.01)
+
+
+def test_train_for_rate_lands_on_the_rate():
+    x, y = pairs(3000)
+    model, report = lw.train_for_rate(x, y, 1.0, hidden=16, epochs=10, seed=2)
+    assert len(report.trials) == lw.RATE_TRIALS
+    assert abs(report.bits - 1.0) <= lw.RATE_TOLERANCE
+    assert report.mse == min(t["heldout_mse"] for t in report.trials
+                             if abs(t["heldout_bits"] - 1.0) <= lw.RATE_TOLERANCE)
+    assert model.info["target_rate"] == 1.0
+    bits, _ = lw.evaluate(model, *pairs(20000, seed=9))
+    assert abs(bits - 1.0) < 0.05
+
+
+# --------------------------------------------------------------------------- what is learned at 1 bit
+
+# The recipe: lambda = 20, the quadratic-Gaussian slope 2^2R / (2 var(x|y)) at 1 bit, which
+# leaves the free rate over 1 bit; the calibration then brings it to 1 bit.
+NOISE = 0.1
+
+
+def index_intervals(model, lo=-3.0, hi=3.0, points=6001, min_width=0.1):
+    """{index: [(start, end), ...]}: the maximal runs of u = argmax p(u|x) on a grid of x
+    that are at least ``min_width`` wide, in order; another index lies between two runs."""
+    grid = np.linspace(lo, hi, points)
+    u = model.indices(grid[:, None])
+    starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
+    ends = np.r_[starts[1:], u.size] - 1
+    out = {}
+    for s, e in zip(starts, ends):
+        if grid[e] - grid[s] >= min_width:
+            out.setdefault(int(u[s]), []).append((grid[s], grid[e]))
+    return out
+
+
+@pytest.fixture(scope="module", params=[0, 1, 2])
+def one_bit(request):
+    x, y = pairs(20000)
+    model, _ = lw.train(x, y, 20.0, codewords=8, hidden=64, epochs=40, seed=request.param, target_rate=1.0)
+    return model, pairs(20000, seed=11)
+
+
+@pytest.mark.slow
+def test_the_encoder_bins_at_one_bit(one_bit):
+    model, (x, y) = one_bit
+    bits, mse = lw.evaluate(model, x, y)
+    assert abs(bits - 1.0) < 0.05
+    assert mse < 0.8 * NOISE  # the index is used: better than E[X|y] = y alone
+    runs = index_intervals(model)
+    # binning: one index on two intervals of x at least 0.5 apart (other indices between)
+    assert any(b - a >= 0.5 for v in runs.values() for (_, a), (b, _) in zip(v, v[1:])), runs
+
+
+@pytest.mark.slow
+def test_the_decoder_is_the_talks_linear_decoder(one_bit):
+    """For each index k, the talk's optimal decoder x = (1 - beta) y + beta u, with the beta of
+    the Gaussian test channel whose distortion is the index's, D_k = (1 - beta) var(x|y): the
+    slope of g(k, y) in y, averaged over the samples coded as k, is within 0.15 of
+    D_k / var(x|y), and g(k, .) is close to a line over each of the index's intervals."""
+    model, (x, y) = one_bit
+    u = model.indices(x[:, None])
+    assert np.mean((model.reconstruct(u, y[:, None])[:, 0] - x) ** 2) < 0.8 * NOISE  # u is used
+    h = 1e-3
+    checked = 0
+    for k in np.unique(u):
+        sel = u == k
+        if sel.mean() < 0.1:
+            continue
+        yk = y[sel][:, None]
+        slope = np.mean((model.reconstruct(u[sel], yk + h) - model.reconstruct(u[sel], yk - h)) / (2 * h))
+        d_k = np.mean((model.reconstruct(u[sel], yk)[:, 0] - x[sel]) ** 2)
+        assert abs(slope - d_k / NOISE) <= 0.15, (k, slope, d_k / NOISE)
+        for a, b in index_intervals(model, -2.0, 2.0)[int(k)]:
+            if b - a < 0.3:
+                continue
+            grid = np.linspace(a + 0.1 * (b - a), b - 0.1 * (b - a), 50)
+            g = model.reconstruct(np.full(50, k), grid[:, None])[:, 0]
+            line = np.polyval(np.polyfit(grid, g, 1), grid)
+            assert np.abs(g - line).max() <= 0.05 * (b - a) + 0.01, (k, a, b)
+        checked += 1
+    assert checked >= 2
+
+
 # --------------------------------------------------------------------------- the model file
 
 
