@@ -139,7 +139,10 @@ def test_a_killed_worker_still_gives_every_shard_byte_identical(model, one_proce
 
         outcomes = encode_shards(paths, model, SEED, tmp_path / "dask", client=client, progress=kill_a_busy_worker)
     assert killed
-    assert [o.status for o in outcomes] == ["encoded"] * SHARDS
+    # a worker killed just after its shard's atomic write leaves that shard done: the
+    # rescheduled task finds it and skips it
+    statuses = [o.status for o in outcomes]
+    assert len(statuses) == SHARDS and set(statuses) <= {"encoded", "skipped"} and statuses.count("skipped") <= 1
     assert _contents(tmp_path / "dask") == coded
 
 
