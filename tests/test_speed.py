@@ -71,14 +71,18 @@ def test_startup_rows_time_each_command_cold_and_warm():
         assert 0 < r["warm_seconds"] and 0 < r["cold_seconds"]
 
 
+def _contiguous_blocks(lengths):
+    """int64 lengths and starts of blocks laid end to end, and their total dimensions."""
+    lengths = np.array(lengths, dtype=np.int64)
+    return lengths, np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64), int(lengths.sum())
+
+
 def test_numpy_rebuild_of_partitioned_candidates_equals_the_kernel():
     from rec_codec.kernels.partition import sp_candidate_values as kernel
     from rec_codec.rebuild import sp_candidate_values
 
     g = np.random.default_rng(3)
-    lengths = np.array([1, 5, 8, 3], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    n = int(lengths.sum())
+    lengths, starts, n = _contiguous_blocks([1, 5, 8, 3])
     nbins = g.choice([1, 2, 3, 4, 7, 64], n).astype(np.int64)
     bins = (g.random(n) * nbins).astype(np.int64)
     strides = np.ones(n, dtype=np.int64)
@@ -100,9 +104,7 @@ def test_numpy_rebuild_of_hybrid_values_equals_the_kernel():
     from rec_codec.rebuild import hybrid_values
 
     g = np.random.default_rng(5)
-    lengths = np.array([1, 6, 3, 9], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-    n = int(lengths.sum())
+    lengths, starts, n = _contiguous_blocks([1, 6, 3, 9])
     m = np.ldexp(1.0, g.integers(0, 30, n))
     symbols = (g.random(n) * m).astype(np.int64)
     symbols[:3] = [0, int(m[1]) - 1, 0]  # the windows' edges reach the normal's far tails
