@@ -20,6 +20,7 @@ from .file_coding import (DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS, DINF_SLACK_BITS
                           check_max_steps, decoder_prior, dimension_name, f32, header_dims, index_octaves,
                           read_layout, resolve_prior, target_header, write_layout, zipf_bits_param)
 from .interrupts import run_search
+from .pfr_numpy import search_small
 from .philox_numpy import candidate_normals
 from .seed import split_seed
 
@@ -112,24 +113,27 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
         InputError: when a block runs past max_steps.
         Interrupted: SIGINT or SIGTERM arrived (``interrupts``).
     """
-    # the kernels are imported here, not at the top: decoding never needs numba, and it costs
-    # most of a second of start-up
-    from .kernels.block_search import orc_blocks, pfr_blocks
-
     k0, k1 = split_seed(seed)
     a, b, c, lrmax = log_ratio_coefficients(target, prior)
     starts, lengths = layout.starts, layout.lengths
     nb = layout.num_blocks
     if block_ids is None:
         block_ids = np.arange(nb, dtype=np.int64)
-    indices = np.empty(nb, dtype=np.int64)
-    steps = np.empty(nb, dtype=np.int64)
     if algorithm == "pfr":
-        k0s, k1s = np.full(nb, k0), np.full(nb, k1)
-        run_search(nb, lambda lo, hi, stop, done: pfr_blocks(
-            k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps), stop, done, lo, hi, indices, steps),
-            progress)
+        # a small job is searched in numpy and never loads numba (``pfr_numpy``: same indices)
+        indices, steps, finished = search_small(seed, layout, block_ids, a, b, c, lrmax, max_steps,
+                                                progress=progress)
+        left = np.flatnonzero(~finished)
+        if left.shape[0] > 0:
+            _search_left(k0, k1, block_ids[left], starts[left], lengths[left], (a, b, c, lrmax), max_steps, left,
+                         indices, steps, progress)
     else:
+        # the kernels are imported here, not at the top: decoding never needs numba, and it
+        # costs most of a second of start-up
+        from .kernels.block_search import orc_blocks
+
+        indices = np.empty(nb, dtype=np.int64)
+        steps = np.empty(nb, dtype=np.int64)
         run_search(nb, lambda lo, hi, stop, done: orc_blocks(
             k0, k1, block_ids, starts, lengths, a, b, c, lrmax, int(orc_candidates), stop, done, lo, hi, indices,
             steps), progress)
@@ -138,6 +142,22 @@ def search(target, prior, seed, layout, algorithm="pfr", orc_candidates=None,
         raise InputError(f"block {i} ran past --max-steps {max_steps} candidates; use a larger --max-steps, "
                          "--algorithm sp-pfr or --algorithm orc")
     return indices, steps
+
+
+def _search_left(k0, k1, block_ids, starts, lengths, coefficients, max_steps, where, indices, steps, progress):
+    """PFR's kernel on the blocks that ``pfr_numpy.search_small`` left (positions ``where``)."""
+    from .kernels.block_search import pfr_blocks  # numba: only when a job is not small
+
+    count = where.shape[0]
+    k0s, k1s = np.full(count, k0), np.full(count, k1)
+    found = np.empty(count, dtype=np.int64)
+    drawn = np.empty(count, dtype=np.int64)
+    total, before = indices.shape[0], indices.shape[0] - count
+    run_search(count, lambda lo, hi, stop, done: pfr_blocks(
+        k0s, k1s, block_ids, starts, lengths, *coefficients, int(max_steps), stop, done, lo, hi, found, drawn),
+        None if progress is None else lambda done, _: progress(before + done, total))
+    indices[where] = found
+    steps[where] = drawn
 
 
 def candidates(seed, prior, layout, indices, block_ids=None):

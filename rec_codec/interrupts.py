@@ -15,6 +15,7 @@ kernels return within a batch, and ``Interrupted`` is raised. Outside the main t
 (where Python cannot install handlers) the search cannot be interrupted.
 """
 
+import contextlib
 import signal
 import threading
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from .errors import Interrupted
 
-__all__ = ["Interrupted", "run_search"]
+__all__ = ["Interrupted", "run_search", "stopped_by_signals"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _POLL_SECONDS = 0.05
@@ -53,6 +54,34 @@ def _threads():
     import numba  # the searches are numba kernels: loaded with them
 
     return numba.get_num_threads()
+
+
+@contextlib.contextmanager
+def stopped_by_signals(stop):
+    """Inside the block, SIGINT and SIGTERM set ``stop[0]`` instead of raising; on leaving
+    it the handlers are restored, and ``Interrupted`` is raised if a signal arrived.
+
+    Searches run in the calling thread (``pfr_numpy``) poll ``stop`` as the kernels do.
+    Outside the main thread (where Python cannot install handlers) nothing changes.
+
+    Args:
+        stop (np.ndarray): int64[1], the flag the searches poll.
+    """
+    received = []
+
+    def record(signum, frame):
+        received.append(signum)
+        stop[0] = 1
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, record) for sig in _SIGNALS} if in_main else {}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise Interrupted(received[0])
 
 
 def run_search(count, search, progress=None):
@@ -86,15 +115,7 @@ def run_search(count, search, progress=None):
             errors.append(error)
             stop[0] = 1
 
-    received = []
-
-    def record(signum, frame):
-        received.append(signum)
-        stop[0] = 1
-
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.signal(sig, record) for sig in _SIGNALS} if in_main else {}
-    try:
+    with stopped_by_signals(stop):
         workers = [threading.Thread(target=work, name=f"reccodec-search-{i}", daemon=True)
                    for i in range(min(threads, max(count, 1)))]
         for worker in workers:
@@ -102,13 +123,8 @@ def run_search(count, search, progress=None):
         for worker in workers:
             while worker.is_alive():
                 worker.join(_POLL_SECONDS)
-                if progress is not None and not received:
+                if progress is not None and stop[0] == 0:
                     progress(int(np.count_nonzero(done[:count])), count)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        raise Interrupted(received[0])
     if errors:
         raise errors[0]
     if progress is not None:

@@ -13,7 +13,7 @@ import numpy as np
 from .as241 import A, B, C, D, E, F
 from .seed import PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, STREAM_CANDIDATE, WORD_SHIFT, check_position, split_seed
 
-__all__ = ["philox_uniforms", "ndtri", "candidate_uniforms", "candidate_normals"]
+__all__ = ["philox_uniforms", "uniforms_at", "ndtri", "candidate_uniforms", "candidate_normals"]
 
 _MASK = np.uint64(0xFFFFFFFF)
 _32 = np.uint64(32)
@@ -54,6 +54,15 @@ def philox_uniforms(seed, stream, block, start, count):
     pairs[:, 1] = _to_uniform(w2, w3)
     first = start & 1
     return pairs.ravel()[first:first + count]
+
+
+def uniforms_at(seed, stream, block, positions):
+    """Uniforms number ``positions`` (int64, in [0, 2^63)) of (stream, block), as
+    ``philox_uniforms`` gives them, for scattered positions."""
+    k0, k1 = split_seed(seed)
+    positions = np.asarray(positions, dtype=np.uint64)
+    ones = np.ones_like(positions)
+    return _uniforms_at(k0, k1, positions, ones * np.uint64(block), ones * np.uint64(stream))
 
 
 def _poly(c, x):

@@ -66,7 +66,8 @@ def test_throughput_rows_compare_kernels_with_the_ceiling():
 @pytest.mark.slow
 def test_startup_rows_time_each_command_cold_and_warm():
     rows = bench.startup(["pfr"], repeat=1)
-    assert [r["command"] for r in rows] == ["--help", "--version", "encode", "decode", "encode+decode"]
+    assert [r["command"] for r in rows] == ["--help", "--version"] + ["encode", "decode", "encode+decode"] * 2
+    assert [r["algorithm"] for r in rows[2:]] == ["pfr"] * 3 + ["pfr, 512 dims"] * 3
     for r in rows[2:]:
         assert 0 < r["warm_seconds"] and 0 < r["cold_seconds"]
 
