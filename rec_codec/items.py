@@ -35,6 +35,7 @@ from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients
 from .errors import InputError
 from .interrupts import run_search
 from .philox_numpy import candidate_normals
+from .rebuild import sp_candidate_values  # numpy: decoding needs no numba
 from .record_coder import cumulative_table
 from .seed import split_seed
 
@@ -281,12 +282,6 @@ def item_samples(model, seed, lengths, bins, indices):
     if model.algorithm == "pfr":
         z = candidate_normals(seed, block_ids, lengths, indices)
         return model.coding_mean + model.coding_std * z
-    from .kernels.partition import sp_candidate_values
-
-    k0, k1 = split_seed(seed)
     starts = (np.cumsum(lengths) - lengths).astype(np.int64)
-    out = np.empty(model.num_dims)
-    sp_candidate_values(k0, k1, block_ids, starts, lengths, model.nbins, _strides(model.nbins, starts, lengths),
-                        np.asarray(bins, dtype=np.int64), np.asarray(indices, dtype=np.int64), model.coding_mean,
-                        model.coding_std, out)
-    return out
+    return sp_candidate_values(seed, block_ids, starts, lengths, model.nbins, _strides(model.nbins, starts, lengths),
+                               bins, indices, model.coding_mean, model.coding_std)

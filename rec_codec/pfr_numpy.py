@@ -129,7 +129,6 @@ def pfr_block_numpy(seed, block, a, b, c, lrmax, max_steps, budget, stop=None):
         tuple (index, steps) as the kernel returns them (index -1 when max_steps ran out),
         or None when the budget ran out or a product fell below 10^-250.
     """
-    d = a.shape[0]
     lrmax_total = _sequential_sum(lrmax)
     best, log_best, t0, n0, chunk = -1, math.inf, 0.0, 0, _FIRST_CHUNK
     while n0 < max_steps:

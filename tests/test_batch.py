@@ -62,6 +62,22 @@ def test_container_decodes_to_the_encoders_samples_bit_for_bit(model, coded):
     assert decoded.tobytes() == coded.samples.tobytes()
 
 
+def test_decoding_a_container_imports_neither_numba_nor_scipy(model, coded, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "m.rcm").write_bytes(model.to_bytes())
+    (tmp_path / "x.recs").write_bytes(coded.container)
+    np.save(tmp_path / "x.npy", coded.samples)
+    probe = ("import sys, numpy as np; from rec_codec.batch import decode_batch; from rec_codec.model import load_model; "
+             f"m = load_model(open({str(tmp_path / 'm.rcm')!r}, 'rb').read()); "
+             f"s = decode_batch(open({str(tmp_path / 'x.recs')!r}, 'rb').read(), m, {SEED}); "
+             f"print(s.tobytes() == np.load({str(tmp_path / 'x.npy')!r}).tobytes(), "
+             "'numba' in sys.modules, 'scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False", "False"]
+
+
 def test_a_single_item_decodes_alone_to_the_batch_row(model, coded):
     for item in (0, 17, 59):
         alone = decode_batch(coded.container, model, SEED, items=[item])[0]
