@@ -41,6 +41,10 @@ _SLACK = 1e-9  # relative: approximate scores this close to the best are scored 
 # Candidates a job may take in numpy before the rest goes to the kernel: about 0.1-0.3 s of
 # numpy here, less than importing numba and loading its kernels.
 DEFAULT_BUDGET = 1 << 19
+# PFR draws about e^D_inf candidates per block (D_inf in nats, the sum of lrmax): a job
+# expected to need more than this many budgets goes to the kernel at once, rather than
+# spending a budget of numpy first.
+_EXPECTED_BUDGETS = 8
 
 
 def _sequential_sum(values):
@@ -183,6 +187,9 @@ def pfr_block_numpy(seed, block, a, b, c, lrmax, max_steps, budget, stop=None):
 def search_small(seed, layout, block_ids, a, b, c, lrmax, max_steps, budget=None, progress=None):
     """Search blocks with numpy while the job stays within ``budget`` candidates.
 
+    A job expected to draw far more candidates than the budget (about e^D_inf per block)
+    is left to the kernel whole.
+
     Args:
         seed (int): shared seed.
         layout (BlockLayout): the blocks.
@@ -202,6 +209,10 @@ def search_small(seed, layout, block_ids, a, b, c, lrmax, max_steps, budget=None
     steps = np.zeros(nb, dtype=np.int64)
     finished = np.zeros(nb, dtype=bool)
     left = DEFAULT_BUDGET if budget is None else int(budget)
+    expected = sum(math.exp(min(_sequential_sum(lrmax[s:s + n]), 700.0))
+                   for s, n in zip(layout.starts.tolist(), layout.lengths.tolist()))
+    if expected > _EXPECTED_BUDGETS * left:
+        return indices, steps, finished
     stop = np.zeros(1, dtype=np.int64)
     with stopped_by_signals(stop):
         for i, (s, n, block) in enumerate(zip(layout.starts.tolist(), layout.lengths.tolist(), block_ids.tolist())):

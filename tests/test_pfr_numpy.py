@@ -97,3 +97,10 @@ def test_a_signal_stops_the_numpy_search():
     finally:
         timer.cancel()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_job_expected_to_be_large_goes_to_the_kernel_whole():
+    target = DiagonalGaussian(np.full(64, 0.7), np.full(64, 0.12))  # e^D_inf of 8-dim blocks: about 2^27 each
+    coefficients = log_ratio_coefficients(target, DiagonalGaussian(np.zeros(64), np.ones(64)))
+    finished = pfr_numpy.search_small(3, layout_fixed(64, 8), np.arange(8), *coefficients, 10**12)[2]
+    assert not finished.any()
