@@ -16,6 +16,7 @@ import sys
 import click
 
 from rec_codec.errors import Interrupted
+from reccodec_cli import blas_probe
 from reccodec_cli.failures import fail
 
 __all__ = ["COMMANDS", "cli", "main"]
@@ -72,6 +73,7 @@ def cli():
 
 def main(argv=None):
     """Console entry point: one line on stderr for every error, never a traceback."""
+    blas_probe.install()
     try:
         cli.main(args=argv, prog_name="reccodec", standalone_mode=False)
     except click.exceptions.NoArgsIsHelpError as e:
