@@ -18,8 +18,18 @@ refit to the frequencies of those indices (the code the file uses) and the decod
 fine-tuned on the hard indices. Given a target rate, the encoder's output bias is first
 moved along log q until its hard indices spend that many bits on the training split
 (the rate at a fixed lambda varies much between trainings, so the rate is set this way
-rather than by lambda alone). ``train_for_rate`` runs several such trainings (a ladder of
-lambdas below the quadratic-Gaussian slope, each with its own seed) and keeps the best
+rather than by lambda alone). The encoder's first-layer kinks start at the quantiles of
+the training x (``_spread_kinks``).
+
+A *hardened* training (``hardened=True``) changes two things in the joint steps. The
+KL rate term lets a soft p(.|x) pass little information cheaply, yet at test time the
+encoder is the deterministic argmax, whose rate is E_p[-log q(u)] = KL + H(p(.|x)); so
+the encoder's entropy H(p(.|x)) joins the loss with a weight rising from 0 to 1 over the
+later joint steps (``HARDENING``): the encoder is soft while it finds its cells, and
+pays for its softness by the end. Lambda rises from a quarter of its value (``LAMBDA_RISE``),
+so that the early, soft encoder spreads its indices over x before the distortion
+dominates. ``train_for_rate`` runs several trainings, plain and hardened, on ladders of
+lambdas below the quadratic-Gaussian slope, each with its own seed, and keeps the best
 held-out MSE at the rate.
 
 A model file is one ``.npz`` of plain arrays (``numpy.load`` reads it) with a
@@ -78,12 +88,16 @@ FINAL_LEARNING_RATE = 3e-4
 TEMPERATURE = (1.0, 0.05)  # Gumbel-softmax temperature, first and last step
 FINETUNE_FRACTION = 0.25  # decoder steps on hard indices, as a fraction of the joint steps
 RATE_TOLERANCE = 0.03  # relative: --rate accepts a trial whose held-out rate is this close
-RATE_TRIALS = 6
-LAMBDA_LADDER = 1.75  # --rate: each trial's lambda is the previous one's over this
+RATE_TRIALS = 12  # --rate: six lambdas, each trained plainly and hardened
+LAMBDA_LADDER = (1.75, 1.35)  # --rate: each plain (hardened) trial's lambda is the previous one's over this
 RELAXATIONS = ("gumbel", "exact")
 ENCODER_GAIN = 1.0  # scale of the encoder's first layer at initialisation
 CALIBRATION_RANGE = 1024.0  # |c| of the encoder's output bias c log q, see _calibrate_bias
 CALIBRATION_STEPS = 30
+HARDENING = (0.3, 1.0)  # hardened training: the encoder's entropy weighs 0 until this fraction of
+#                         the joint steps, then rises linearly to 1 at the second one
+LAMBDA_RISE = (0.25, 0.7)  # hardened training: lambda starts at this fraction of its value and
+#                            reaches it geometrically at this fraction of the joint steps
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _LAYERS = ("w1", "b1", "w2", "b2", "w3", "b3")
 _ARRAYS = tuple(f"enc_{n}" for n in _LAYERS) + ("rate_logits",) + tuple(f"dec_{n}" for n in _LAYERS) + (
@@ -261,6 +275,25 @@ def _init_mlp(rng, prefix, n_in, hidden, n_out, out_scale=1.0, in_gain=1.0):
             f"{prefix}_w3": dense(hidden, n_out, out_scale), f"{prefix}_b3": np.zeros(n_out)}
 
 
+def _spread_kinks(params, prefix, z):
+    """Move the first layer's biases so that its kinks sit at evenly spaced quantiles of
+    the inputs ``z`` (n, d), along each unit's own direction.
+
+    Unit j of H turns on where z . w_j crosses the quantile (j + 1/2) / H of z . w_j over
+    the samples (for a unit whose weights sum below zero, the quantile 1 - (j + 1/2) / H,
+    so that with one input dimension the kinks are exactly the H quantiles of z). An
+    encoder of a one-dimensional x then starts with a kink in every 1/H of the
+    probability, where a random bias clusters them near 0, and its argmax can change all
+    over x's range, as binning needs (many narrow cells, reused).
+    """
+    w = params[f"{prefix}_w1"]
+    hidden = w.shape[1]
+    levels = (np.arange(hidden) + 0.5) / hidden
+    levels = np.where(w.sum(axis=0) >= 0, levels, 1.0 - levels)
+    proj = z @ w
+    params[f"{prefix}_b1"] = -np.array([np.quantile(proj[:, j], levels[j]) for j in range(hidden)])
+
+
 class _Adam:
     """Adam (Kingma & Ba 2015) over a dict of arrays, updated in place."""
 
@@ -317,11 +350,13 @@ def _split(n, seed):
     return order[held:], order[:held]
 
 
-def _loss_and_grads(params, xb, yb, gumbel, temperature, weight):
+def _loss_and_grads(params, xb, yb, gumbel, temperature, weight, entropy_weight=0.0):
     """L_m on a batch with its Gumbel noise: (loss, dict of gradients).
 
-    The rate is the exact E_p[log p(u|x)/q(u)] = KL(p(.|x) || q); the distortion decodes
-    the relaxed draw softmax((log p + G) / t) with y.
+    The rate is the exact E_p[log p(u|x)/q(u)] = KL(p(.|x) || q), plus ``entropy_weight``
+    times the encoder's entropy H(p(.|x)) (at 1 the sum is E_p[-log q(u)], the rate of a
+    deterministic encoder); the distortion decodes the relaxed draw
+    softmax((log p + G) / t) with y.
     """
     batch, k = gumbel.shape
     grads = {}
@@ -332,23 +367,25 @@ def _loss_and_grads(params, xb, yb, gumbel, temperature, weight):
     kl = (p * (logp - logq)).sum(axis=1, keepdims=True)
     s = _softmax((logp + gumbel) / temperature)
     out, dec_cache = _mlp(params, "dec", np.concatenate([s, yb], axis=1))
-    loss = float(kl.mean() + (weight * (out - xb) ** 2).sum(axis=1).mean())
+    ent = -(p * logp).sum(axis=1, keepdims=True)
+    loss = float(kl.mean() + entropy_weight * ent.mean() + (weight * (out - xb) ** 2).sum(axis=1).mean())
     dout = 2.0 * weight * (out - xb) / batch
     dz = _mlp_backward(params, "dec", dec_cache, dout, grads)
     ds = dz[:, :k]
     dv = s * (ds - (ds * s).sum(axis=1, keepdims=True)) / temperature  # d loss / d log p
     dlogits = dv - p * dv.sum(axis=1, keepdims=True)
     dlogits += p * (logp - logq - kl) / batch  # d KL(p || q) / d logits
+    dlogits -= entropy_weight * p * (logp + ent) / batch  # d H(p) / d logits
     _mlp_backward(params, "enc", enc_cache, dlogits, grads)
     grads["rate_logits"] = np.exp(logq[0]) - p.mean(axis=0)
     return loss, grads
 
 
-def _loss_and_grads_exact(params, xb, yb, weight):
+def _loss_and_grads_exact(params, xb, yb, weight, entropy_weight=0.0):
     """L_m on a batch with the distortion's exact expectation over p(.|x): (loss, gradients).
 
     E_p[|x - g(u, y)|^2] = sum_k p_k |x - g(k, y)|^2 decodes every codeword (K decoder
-    passes per sample) and needs no relaxation.
+    passes per sample) and needs no relaxation. The rate term as ``_loss_and_grads``.
     """
     batch, dx = xb.shape
     grads = {}
@@ -362,11 +399,13 @@ def _loss_and_grads_exact(params, xb, yb, weight):
     out, dec_cache = _mlp(params, "dec", z)
     err = out.reshape(batch, k, dx) - xb[:, None, :]
     dist = (weight * err**2).sum(axis=2)
-    loss = float(kl.mean() + (p * dist).sum(axis=1).mean())
+    ent = -(p * logp).sum(axis=1, keepdims=True)
+    loss = float(kl.mean() + entropy_weight * ent.mean() + (p * dist).sum(axis=1).mean())
     dout = (2.0 * weight * err * p[:, :, None] / batch).reshape(batch * k, dx)
     _mlp_backward(params, "dec", dec_cache, dout, grads)
     dlogits = p * (dist - (p * dist).sum(axis=1, keepdims=True)) / batch
     dlogits += p * (logp - logq - kl) / batch
+    dlogits -= entropy_weight * p * (logp + ent) / batch
     _mlp_backward(params, "enc", enc_cache, dlogits, grads)
     grads["rate_logits"] = np.exp(logq[0]) - p.mean(axis=0)
     return loss, grads
@@ -428,13 +467,15 @@ def _fix_encoder(params, xn, target_bits):
     return u_all, free_bits
 
 
-def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation, target_bits=None):
+def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation, target_bits=None, hardened=False):
     """One training run on normalised copies of (x, y); returns the model's arrays and the
     training split's bits per sample before any calibration.
 
     With ``target_bits`` the encoder's output bias is moved along log q after the joint
     steps so that the hard indices of the training split spend about that many bits
-    (``_calibrate_bias``) before q is refit and the decoder fine-tuned.
+    (``_calibrate_bias``) before q is refit and the decoder fine-tuned. ``hardened``: the
+    encoder's entropy weighs in from ``HARDENING[0]`` of the joint steps and lambda rises
+    from ``LAMBDA_RISE[0]`` of its value (the module's docstring).
     """
     rng = np.random.default_rng([seed, 2])
     x_mean, x_scale = x.mean(axis=0), x.std(axis=0) + 1e-12
@@ -444,6 +485,7 @@ def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation, targe
     k = codewords
     params = {**_init_mlp(rng, "enc", dx, hidden, k, 1.0, ENCODER_GAIN), "rate_logits": np.zeros(k),
               **_init_mlp(rng, "dec", k + yn.shape[1], hidden, dx, 0.1)}
+    _spread_kinks(params, "enc", xn)
     weight = lmbda * x_scale**2  # the distortion in the source's units
     batch = min(BATCH, n)
     eye = np.eye(k)
@@ -457,14 +499,19 @@ def _train_arrays(x, y, lmbda, codewords, hidden, steps, seed, relaxation, targe
         grads = {}
         if step < steps:
             temperature = TEMPERATURE[0] * (TEMPERATURE[1] / TEMPERATURE[0]) ** progress
+            entropy_weight = 0.0
+            if hardened:
+                weight = lmbda * x_scale**2 * LAMBDA_RISE[0] ** (1.0 - min(1.0, progress / LAMBDA_RISE[1]))
+                entropy_weight = min(1.0, max(0.0, (progress - HARDENING[0]) / (HARDENING[1] - HARDENING[0])))
             if relaxation == "exact":
-                _, grads = _loss_and_grads_exact(params, xb, yb, weight)
+                _, grads = _loss_and_grads_exact(params, xb, yb, weight, entropy_weight)
             else:
                 gumbel = -np.log(-np.log(rng.uniform(1e-300, 1.0, (batch, k))))
-                _, grads = _loss_and_grads(params, xb, yb, gumbel, temperature, weight)
+                _, grads = _loss_and_grads(params, xb, yb, gumbel, temperature, weight, entropy_weight)
             adam.step(params, grads, lr)
         else:
             if step == steps:  # fix the encoder; q from the hard indices; decoder on them
+                weight = lmbda * x_scale**2
                 u_all, free_bits = _fix_encoder(params, xn, target_bits)
                 dec_names = [f"dec_{name}" for name in _LAYERS]
                 adam = _Adam(params, dec_names)
@@ -493,7 +540,8 @@ def _steps(epochs, n_train):
     return max(1, int(epochs) * max(1, -(-n_train // BATCH)))
 
 
-def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="gumbel", target_rate=None):
+def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="gumbel", target_rate=None,
+          hardened=False):
     """Train the learned compressor at a fixed lambda.
 
     Args:
@@ -510,6 +558,9 @@ def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="g
         target_rate (float or None): bits per sample; when given, the trained encoder's
             output bias is calibrated so that its hard indices on the training split
             spend about that many bits (see ``_calibrate_bias``).
+        hardened (bool): the hardened training (see the module's docstring): the
+            encoder's entropy joins the rate term late in the joint steps and lambda
+            rises from a quarter of its value; False trains on L_m alone, as the talk.
     Returns:
         (LearnedWZ, TrainReport).
     Raises:
@@ -531,9 +582,11 @@ def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="g
                                     or not math.isfinite(target_rate) or not 0 < target_rate <= 12):
         raise InputError(f"target_rate must be in (0, 12] bits per sample, got {target_rate!r}")
     arrays, free_bits = _train_arrays(x[fit], y[fit], float(lmbda), codewords, hidden, steps, seed, relaxation,
-                           None if target_rate is None else float(target_rate))
+                                      None if target_rate is None else float(target_rate), bool(hardened))
     info = {"codewords": codewords, "hidden": hidden, "epochs": epochs, "seed": seed, "lmbda": float(lmbda),
             "relaxation": relaxation, "pairs": int(x.shape[0])}
+    if hardened:
+        info["hardened"] = True
     if target_rate is not None:
         info["target_rate"] = float(target_rate)
     model = LearnedWZ(arrays, info)
@@ -569,10 +622,15 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
     lambda decides what is learned. The best lambda is below the quadratic-Gaussian slope
     1 / (2 D_WZ) = 2^2R / (2 s^2) (s^2 the residual variance of an affine fit of x on y),
     by how much depends on the source and the rate, and one training's result varies much
-    with its seed; so the ``RATE_TRIALS`` trials take a ladder of lambdas from that slope
-    down by ``LAMBDA_LADDER`` per trial, trial i with seed + i, and the one with the
-    lowest held-out MSE among those whose held-out rate is within ``RATE_TOLERANCE``
-    (relative) of the target wins; failing that, the one nearest the rate.
+    with its seed; so the ``RATE_TRIALS`` trials alternate plain and hardened trainings
+    (``train``), each kind on a ladder of lambdas from that slope down by its
+    ``LAMBDA_LADDER`` factor per trial (a hardened training collapses to one index when
+    lambda is much below the slope, so its ladder is shorter), trial i with seed + i, and
+    the one with the lowest held-out MSE among those whose held-out rate is within
+    ``RATE_TOLERANCE`` (relative) of the target wins; failing that, the one nearest the
+    rate. Hardened trials win where a deterministic quantizer with few cells already
+    gains (x = y + n, the Laplace sources); plain ones where y alone is almost as good as
+    any such quantizer (y = x + n).
 
     Args:
         rate (float): bits per sample, in (0, 12].
@@ -594,10 +652,12 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
     log_l = math.log2(2.0 ** (2 * rate) / (2.0 * max(_residual_variance(x, y), 1e-300)))
     trials, chosen = [], None
     for i in range(RATE_TRIALS):
-        lmbda = 2.0 ** (log_l - i * math.log2(LAMBDA_LADDER))
+        hardened = i % 2 == 1
+        lmbda = 2.0 ** (log_l - (i // 2) * math.log2(LAMBDA_LADDER[hardened]))
         model, report = train(x, y, lmbda, codewords, hidden, epochs, (seed + i) % 2**64, relaxation,
-                              target_rate=rate)
-        trial = {"lmbda": lmbda, "seed": model.info["seed"], "free_bits": round(report.free_bits, 5),
+                              target_rate=rate, hardened=hardened)
+        trial = {"lmbda": lmbda, "hardened": hardened, "seed": model.info["seed"],
+                 "free_bits": round(report.free_bits, 5),
                  "heldout_bits": round(report.bits, 5), "heldout_mse": report.mse,
                  "seconds": round(report.seconds, 3)}
         trials.append(trial)

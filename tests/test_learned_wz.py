@@ -39,9 +39,14 @@ def test_training_is_deterministic_given_the_seed():
     other = lw.model_bytes(lw.train(x, y, 10.0, codewords=4, hidden=8, epochs=2, seed=4)[0])
     assert first == second
     assert first != other
+    hardened = [lw.model_bytes(lw.train(x, y, 10.0, codewords=4, hidden=8, epochs=2, seed=3, hardened=True)[0])
+                for _ in range(2)]
+    assert hardened[0] == hardened[1] != first
 
 
-def test_gradients_match_finite_differences():
+@pytest.mark.parametrize("relaxation", lw.RELAXATIONS)
+@pytest.mark.parametrize("entropy_weight", [0.0, 0.6])
+def test_gradients_match_finite_differences(relaxation, entropy_weight):
     rng = np.random.default_rng(0)
     k = 5
     params = {**lw._init_mlp(rng, "enc", 1, 6, k), "rate_logits": rng.normal(size=k),
@@ -49,17 +54,49 @@ def test_gradients_match_finite_differences():
     xb, yb = rng.normal(size=(12, 1)), rng.normal(size=(12, 1))
     gumbel = -np.log(-np.log(rng.uniform(size=(12, k))))
     weight = np.array([3.0])
-    _, grads = lw._loss_and_grads(params, xb, yb, gumbel, 0.7, weight)
+
+    def loss_and_grads():
+        if relaxation == "exact":
+            return lw._loss_and_grads_exact(params, xb, yb, weight, entropy_weight)
+        return lw._loss_and_grads(params, xb, yb, gumbel, 0.7, weight, entropy_weight)
+
+    _, grads = loss_and_grads()
     for name in ("enc_w1", "enc_b3", "rate_logits", "dec_w1", "dec_w3"):
         a = params[name]
         for i in list(np.ndindex(a.shape))[:6]:
             old = a[i]
             a[i] = old + 1e-6
-            up = lw._loss_and_grads(params, xb, yb, gumbel, 0.7, weight)[0]
+            up = loss_and_grads()[0]
             a[i] = old - 1e-6
-            down = lw._loss_and_grads(params, xb, yb, gumbel, 0.7, weight)[0]
+            down = loss_and_grads()[0]
             a[i] = old
             assert abs((up - down) / 2e-6 - grads[name][i]) < 1e-5, name
+
+
+def test_the_entropy_term_makes_the_rate_a_deterministic_encoders():
+    """With entropy weight 1 the rate term is E_p[-log q(u)]: KL(p || q) + H(p)."""
+    rng = np.random.default_rng(1)
+    k = 4
+    params = {**lw._init_mlp(rng, "enc", 1, 6, k), "rate_logits": rng.normal(size=k),
+              **lw._init_mlp(rng, "dec", k + 1, 6, 1, 0.5)}
+    xb, yb = rng.normal(size=(10, 1)), rng.normal(size=(10, 1))
+    weight = np.array([2.0])
+    plain = lw._loss_and_grads_exact(params, xb, yb, weight)[0]
+    hard = lw._loss_and_grads_exact(params, xb, yb, weight, 1.0)[0]
+    logp = lw._log_softmax(lw._mlp(params, "enc", xb)[0])
+    logq = lw._log_softmax(params["rate_logits"][None, :])
+    kl = (np.exp(logp) * (logp - logq)).sum(axis=1).mean()
+    cross = -(np.exp(logp) * logq).sum(axis=1).mean()
+    assert hard - plain == pytest.approx(cross - kl, rel=1e-9)
+
+
+def test_the_encoders_kinks_start_at_the_quantiles_of_x():
+    rng = np.random.default_rng(2)
+    z = rng.standard_t(3, size=(5000, 1))
+    params = lw._init_mlp(rng, "enc", 1, 16, 4)
+    lw._spread_kinks(params, "enc", z)
+    kinks = np.sort(-params["enc_b1"] / params["enc_w1"][0])
+    assert np.allclose(kinks, np.quantile(z[:, 0], (np.arange(16) + 0.5) / 16))
 
 
 def test_training_figures_match_a_fresh_evaluation(small):
