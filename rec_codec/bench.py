@@ -21,6 +21,7 @@ from .errors import InputError
 from .interrupts import run_search
 from .kernels.ceiling import philox_blocks
 from .kernels.block_search import orc_blocks, pfr_blocks
+from .pfr_numpy import pfr_block_numpy
 from .reference import pfr_reference
 from .rng import split_seed
 
@@ -150,6 +151,9 @@ def _numpy_rows(target, blocks, seed, repeat):
             return sum(pfr_reference(a, b, c, lrmax, seed, blk, generator=generator)[1] for blk in range(blocks))
         total, seconds = _best_of(repeat, run)
         measured.append((impl, int(total), seconds))
+    total, seconds = _best_of(repeat, lambda: sum(pfr_block_numpy(seed, blk, a, b, c, lrmax, 2**40, 2**40)[1]
+                                                  for blk in range(blocks)))
+    measured.append(("pfr-numpy", int(total), seconds))
     return measured
 
 
@@ -168,7 +172,8 @@ def throughput(dims_list, dinf_bits=20.0, blocks=6, threads=1, seed=1, repeat=3,
     ``dinf_bits``): ``philox`` (Philox4x32-10 calls in a tight loop, one per candidate: the
     ceiling), ``pfr`` and ``orc`` (the kernels on ``threads`` threads), ``numpy`` (the
     reference PFR on the same shared Philox stream) and ``numpy-generator`` (the reference
-    drawing from numpy's own Philox generator); ``speedup`` is over the numpy row. Then, on
+    drawing from numpy's own Philox generator) and ``pfr-numpy`` (``pfr_numpy``, the search
+    of small pfr jobs: the kernel's candidates, in numpy); ``speedup`` is over the numpy row. Then, on
     one VAE-like latent (``latent_posteriors``, flattened, default blocks), whole encodes by
     pfr, orc, sp-pfr and hybrid (steps over wall time of ``codec.encode``; ``speedup`` is
     over pfr's). ``of_ceiling`` is a row's rate over the philox row's of the same group.

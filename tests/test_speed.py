@@ -58,6 +58,7 @@ def test_throughput_rows_compare_kernels_with_the_ceiling():
     kernel = {r["impl"]: r for r in rows if r["dims"] == 2}
     assert kernel["philox"]["of_ceiling"] == 1.0
     assert kernel["pfr"]["candidates"] == kernel["numpy"]["candidates"]  # the same search, step for step
+    assert kernel["pfr"]["candidates"] == kernel["pfr-numpy"]["candidates"]
     latent = {r["impl"] for r in rows if r["dims"] != 2}
     assert latent == {"philox", "pfr encode", "orc encode", "sp-pfr encode", "hybrid encode"}
     assert all(r["candidates_per_second"] > 0 for r in rows)
