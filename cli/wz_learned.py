@@ -52,6 +52,10 @@ def decode_learned(data, y, model_path, output, force, max_dims):
 def register(wz, errors):
     """Add ``train`` and ``show`` to the ``wz`` group; ``errors`` wraps library errors."""
 
+    def _echo_trial(trial):
+        name = "modulo" if trial["architecture"] == "modulo" else f"lambda {trial['lmbda']:.4g}"
+        click.echo(f"{name}: {trial['heldout_bits']:.3f} bits, MSE {trial['heldout_mse']:.4g}", err=True)
+
     @wz.command("train")
     @click.argument("pairs", metavar="PAIRS.npz")
     @click.option("-o", "--output", required=True, metavar="MODEL.npz", help="The trained model.")
@@ -67,10 +71,12 @@ def register(wz, errors):
     @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the split, the weights and the noise.")
     @click.option("--relaxation", type=click.Choice(learned_wz.RELAXATIONS), default="gumbel", show_default=True,
                   help="Distortion of a Gumbel-softmax draw, or its exact expectation over the codewords.")
+    @click.option("--mlp-only", is_flag=True,
+                  help="With --rate: only the MLP trainings, without the fitted modulo trial (1-D pairs).")
     @click.option("--json", "as_json", is_flag=True, help="Print the training figures as one JSON object.")
     @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
     @errors
-    def wz_train(pairs, output, rate, lmbda, codewords, epochs, hidden, seed, relaxation, as_json, force):
+    def wz_train(pairs, output, rate, lmbda, codewords, epochs, hidden, seed, relaxation, mlp_only, as_json, force):
         """Train a learned Wyner-Ziv compressor on PAIRS.npz (arrays x and y, one row per pair).
 
         Deterministic given the seed and the pairs (with one BLAS thread).
@@ -78,6 +84,7 @@ def register(wz, errors):
         \b
         Examples:
           reccodec wz train pairs.npz -o learned.npz --rate 1
+          reccodec wz train pairs.npz -o learned.npz --rate 2 --mlp-only
           reccodec wz train pairs.npz -o learned.npz --lmbda 30 --codewords 16 --seed 2
         """
         if (rate is None) == (lmbda is None):
@@ -85,10 +92,9 @@ def register(wz, errors):
         check_output(output, force, (pairs,))
         x, y = learned_wz.load_pairs(pairs)
         if rate is not None:
-            progress = None if as_json else (lambda t: click.echo(
-                f"lambda {t['lmbda']:.4g}: {t['heldout_bits']:.3f} bits, MSE {t['heldout_mse']:.4g}", err=True))
+            progress = None if as_json else _echo_trial
             model, report = learned_wz.train_for_rate(x, y, rate, codewords, hidden, epochs, seed, progress,
-                                                          relaxation)
+                                                          relaxation, modulo=False if mlp_only else None)
         else:
             model, report = learned_wz.train(x, y, lmbda, codewords or 32, hidden, epochs, seed, relaxation)
         write_output(output, learned_wz.model_bytes(model), force)

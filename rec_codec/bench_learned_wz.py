@@ -133,8 +133,10 @@ def wz_general(sources, schemes, rates, samples=10000, seed=1, progress=None, re
                     xhat = model.reconstruct(u, y.reshape(-1, 1))[:, 0]
                     decode_s = time.perf_counter() - started
                     decoder = "g(u,y)"
-                    params = (f"K={model.codewords} lambda={model.info['lmbda']:.4g} "
-                              f"train {train_s:.0f} s ({len(report.trials)} trials)")
+                    kind = (f"modulo L={model.codewords} step={model.info['step']:.4g}"
+                            if model.architecture == "modulo" else
+                            f"K={model.codewords} lambda={model.info['lmbda']:.4g}")
+                    params = f"{kind} train {train_s:.0f} s ({len(report.trials)} trials)"
                 else:
                     model, coded, xhat, hard, choices, encode_s, decode_s = _bench.designed_row_run(
                         gaussian, scheme, rate, x, y, seed, rec_budget_bits)

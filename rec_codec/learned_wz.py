@@ -30,7 +30,10 @@ pays for its softness by the end. Lambda rises from a quarter of its value (``LA
 so that the early, soft encoder spreads its indices over x before the distortion
 dominates. ``train_for_rate`` runs several trainings, plain and hardened, on ladders of
 lambdas below the quadratic-Gaussian slope, each with its own seed, and keeps the best
-held-out MSE at the rate.
+held-out MSE at the rate. For one-dimensional x and y the search also fits one model of
+another architecture, a nested quantizer with a least-squares decoder (``wz_modulo``),
+which competes on the same held-out MSE; ``info["architecture"]`` says which kind a model
+is ("mlp" when absent).
 
 A model file is one ``.npz`` of plain arrays (``numpy.load`` reads it) with a
 ``description`` entry: UTF-8 JSON holding the kind, the sizes, the training figures and
@@ -52,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import container
+from . import container, wz_modulo
 from .entropy import PayloadReader, PayloadWriter
 from .errors import FormatError, InputError, MismatchError
 
@@ -66,6 +69,7 @@ __all__ = [
     "is_model_file",
     "train",
     "train_for_rate",
+    "train_modulo",
     "save_model",
     "load_model",
     "model_bytes",
@@ -102,6 +106,9 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _LAYERS = ("w1", "b1", "w2", "b2", "w3", "b3")
 _ARRAYS = tuple(f"enc_{n}" for n in _LAYERS) + ("rate_logits",) + tuple(f"dec_{n}" for n in _LAYERS) + (
     "x_mean", "x_scale", "y_mean", "y_scale")
+_MODULO_ARRAYS = ("enc_step", "enc_offset", "rate_logits", "dec_knots", "dec_table", "x_mean", "x_scale", "y_mean",
+                  "y_scale")
+ARCHITECTURES = ("mlp", "modulo")
 
 
 # --------------------------------------------------------------------------- pairs
@@ -197,10 +204,16 @@ class LearnedWZ:
         return int(self.arrays["y_mean"].size)
 
     @property
+    def architecture(self):
+        """"mlp" (the talk's MLPs) or "modulo" (``wz_modulo``)."""
+        return self.info.get("architecture", "mlp")
+
+    @property
     def model_id(self):
-        """16 hex digits: BLAKE2b over the kind, the sizes and every array."""
-        digest = hashlib.blake2b(f"{MODEL_KIND}/{MODEL_VERSION}".encode(), digest_size=8)
-        for name in _ARRAYS:
+        """16 hex digits: BLAKE2b over the kind, the architecture, the sizes and every array."""
+        kind = f"{MODEL_KIND}/{MODEL_VERSION}" + ("" if self.architecture == "mlp" else f"/{self.architecture}")
+        digest = hashlib.blake2b(kind.encode(), digest_size=8)
+        for name in _array_names(self.architecture):
             a = np.ascontiguousarray(self.arrays[name], dtype="<f8")
             digest.update(name.encode() + b"\0" + np.array(a.shape, dtype="<u8").tobytes() + a.tobytes())
         return digest.hexdigest()
@@ -215,9 +228,13 @@ class LearnedWZ:
         return _softmax(self.arrays["rate_logits"][None, :])[0]
 
     def encoder_logits(self, x):
-        """Logits of p(u | x) for x (n, dx) in the source's units."""
+        """Logits of p(u | x) for x (n, dx) in the source's units (a modulo model's encoder
+        is deterministic: 0 for its index, -inf for the others)."""
         a = self.arrays
         xn = (x - a["x_mean"]) / a["x_scale"]
+        if self.architecture == "modulo":
+            u = wz_modulo.indices(xn[:, 0], a["enc_step"][0], a["enc_offset"][0], self.codewords)
+            return np.where(np.arange(self.codewords)[None, :] == u[:, None], 0.0, -np.inf)
         return _mlp(a, "enc", xn)[0]
 
     def indices(self, x):
@@ -228,8 +245,15 @@ class LearnedWZ:
         """g(u, y) in the source's units, float64 (n, dx)."""
         a = self.arrays
         yn = (y - a["y_mean"]) / a["y_scale"]
-        z = np.concatenate([np.eye(self.codewords)[u], yn], axis=1)
-        return _mlp(a, "dec", z)[0] * a["x_scale"] + a["x_mean"]
+        if self.architecture == "modulo":
+            out = wz_modulo.spline_output(a["dec_table"], a["dec_knots"], np.asarray(u), yn[:, 0])[:, None]
+        else:
+            out = _mlp(a, "dec", np.concatenate([np.eye(self.codewords)[u], yn], axis=1))[0]
+        return out * a["x_scale"] + a["x_mean"]
+
+
+def _array_names(architecture):
+    return _MODULO_ARRAYS if architecture == "modulo" else _ARRAYS
 
 
 def _softmax(a):
@@ -597,6 +621,58 @@ def train(x, y, lmbda, codewords=32, hidden=64, epochs=40, seed=0, relaxation="g
     return _with_figures(model, report, x, y), report
 
 
+def train_modulo(x, y, rate, codewords=None, seed=0):
+    """Fit the modulo architecture (``wz_modulo``) to one-dimensional pairs at a rate.
+
+    The split into training and held-out pairs is ``train``'s for the same seed; nothing
+    else is random.
+
+    Args:
+        x, y (array_like): one-dimensional pairs, see ``check_pairs``.
+        rate (float): bits per sample, in (0, 12]; the design's index entropy on the
+            training split is at most about this.
+        codewords (int or None): the most indices L may take; None: 2^ceil(R), at least 2.
+        seed (int): chooses the held-out split.
+    Returns:
+        (LearnedWZ, TrainReport): ``lmbda`` in the report and the description is
+        1 / (2 D), D the held-out MSE, the slope of D = c 2^(-2R) at the design (the
+        published encoder's rule weighs the rate by it).
+    Raises:
+        InputError: bad pairs or arguments, or x or y with more than one dimension.
+    """
+    x, y = check_pairs(x, y)
+    if x.shape[1] != 1 or y.shape[1] != 1:
+        raise InputError("the modulo architecture needs one-dimensional x and y")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or not 0 < rate <= 12:
+        raise InputError(f"rate must be in (0, 12] bits per sample, got {rate!r}")
+    seed = _check_int(seed, "seed", 0, 2**64 - 1)
+    codewords = _check_int(codewords if codewords is not None else max(2, 2 ** math.ceil(rate)), "codewords", 2,
+                           MAX_CODEWORDS)
+    started = time.perf_counter()
+    fit, held = _split(x.shape[0], seed)
+    xf, yf = x[fit], y[fit]
+    x_mean, x_scale = xf.mean(axis=0), xf.std(axis=0) + 1e-12
+    y_mean, y_scale = yf.mean(axis=0), yf.std(axis=0) + 1e-12
+    xn, yn = ((xf - x_mean) / x_scale)[:, 0], ((yf - y_mean) / y_scale)[:, 0]
+    step, offset, cosets, _ = wz_modulo.design(xn, yn, float(rate), codewords)
+    u = wz_modulo.indices(xn, step, offset, cosets)
+    points = wz_modulo.knots(yn, min(wz_modulo.DECODER_KNOTS, max(2, yn.size // wz_modulo.PAIRS_PER_KNOT)))
+    counts = np.bincount(u, minlength=cosets).astype(np.float64)
+    arrays = {"enc_step": np.array([step]), "enc_offset": np.array([offset]),
+              "rate_logits": np.log((counts + 1e-3) / (u.size + 1e-3 * cosets)),
+              "dec_knots": points, "dec_table": wz_modulo.fit_decoder(u, yn, xn, cosets, points),
+              "x_mean": x_mean, "x_scale": x_scale, "y_mean": y_mean, "y_scale": y_scale}
+    info = {"architecture": "modulo", "codewords": cosets, "seed": seed, "pairs": int(x.shape[0]),
+            "target_rate": float(rate), "step": step * float(x_scale[0]), "offset": offset}
+    model = LearnedWZ(arrays, info)
+    bits, mse = evaluate(model, x[held], y[held])
+    train_bits, train_mse = evaluate(model, xf, yf)
+    lmbda = 1.0 / (2.0 * max(mse, 1e-300))
+    model = LearnedWZ(arrays, dict(info, lmbda=lmbda))
+    report = TrainReport(lmbda, bits, mse, train_bits, train_mse, 0, time.perf_counter() - started, [], train_bits)
+    return _with_figures(model, report, x, y), report
+
+
 def _with_figures(model, report, x, y):
     """The model with the training figures and the ranges of x and y (0.1% to 99.9%) in its description."""
     info = dict(model.info)
@@ -614,7 +690,8 @@ def _residual_variance(x, y):
     return float(np.mean((x - design @ coef) ** 2))
 
 
-def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, progress=None, relaxation="gumbel"):
+def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, progress=None, relaxation="gumbel",
+                   modulo=None):
     """Train to a target rate: several trainings, each calibrated to the rate; keep the best.
 
     Every trial trains at some lambda and then calibrates its encoder to ``rate``
@@ -630,12 +707,14 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
     ``RATE_TOLERANCE`` (relative) of the target wins; failing that, the one nearest the
     rate. Hardened trials win where a deterministic quantizer with few cells already
     gains (x = y + n, the Laplace sources); plain ones where y alone is almost as good as
-    any such quantizer (y = x + n).
+    any such quantizer (y = x + n). With ``modulo`` a last trial fits the modulo
+    architecture (``train_modulo``, with the seed given), which competes by the same rule.
 
     Args:
         rate (float): bits per sample, in (0, 12].
         codewords (int or None): K; None gives 2^(ceil(R) + 1), at least 8.
         progress (callable or None): called with each trial's dict.
+        modulo (bool or None): add the modulo trial; None: when x and y are one-dimensional.
         Others as ``train``.
     Returns:
         (LearnedWZ, TrainReport) of the chosen trial; ``trials`` lists all.
@@ -649,14 +728,20 @@ def train_for_rate(x, y, rate, codewords=None, hidden=64, epochs=40, seed=0, pro
     if codewords is None:
         codewords = min(MAX_CODEWORDS, max(8, 2 ** (math.ceil(rate) + 1)))
     started = time.perf_counter()
+    if modulo is None:
+        modulo = x.shape[1] == 1 and y.shape[1] == 1
     log_l = math.log2(2.0 ** (2 * rate) / (2.0 * max(_residual_variance(x, y), 1e-300)))
     trials, chosen = [], None
-    for i in range(RATE_TRIALS):
+    for i in range(RATE_TRIALS + bool(modulo)):
         hardened = i % 2 == 1
-        lmbda = 2.0 ** (log_l - (i // 2) * math.log2(LAMBDA_LADDER[hardened]))
-        model, report = train(x, y, lmbda, codewords, hidden, epochs, (seed + i) % 2**64, relaxation,
-                              target_rate=rate, hardened=hardened)
-        trial = {"lmbda": lmbda, "hardened": hardened, "seed": model.info["seed"],
+        if i == RATE_TRIALS:
+            model, report = train_modulo(x, y, rate, codewords, seed)
+        else:
+            lmbda = 2.0 ** (log_l - (i // 2) * math.log2(LAMBDA_LADDER[hardened]))
+            model, report = train(x, y, lmbda, codewords, hidden, epochs, (seed + i) % 2**64, relaxation,
+                                  target_rate=rate, hardened=hardened)
+        trial = {"architecture": model.architecture, "lmbda": report.lmbda,
+                 "hardened": hardened and i < RATE_TRIALS, "seed": model.info["seed"],
                  "free_bits": round(report.free_bits, 5),
                  "heldout_bits": round(report.bits, 5), "heldout_mse": report.mse,
                  "seconds": round(report.seconds, 3)}
@@ -687,7 +772,7 @@ def _npy(array):
 def model_bytes(model):
     """The model file's bytes: a zip (.npz) of the arrays and ``description``, no time stamps."""
     description = dict(kind=MODEL_KIND, version=MODEL_VERSION, id=model.model_id, **model.info)
-    entries = {name: np.asarray(model.arrays[name], dtype="<f8") for name in _ARRAYS}
+    entries = {name: np.asarray(model.arrays[name], dtype="<f8") for name in _array_names(model.architecture)}
     entries["description"] = np.frombuffer(json.dumps(description, sort_keys=True).encode(), dtype=np.uint8)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -734,11 +819,16 @@ def model_from_bytes(data, where="model"):
         raise FormatError(f"{where}: a model of kind {description.get('kind')!r}, not {MODEL_KIND!r}")
     if description.get("version") != MODEL_VERSION:
         raise FormatError(f"{where}: model version {description.get('version')!r}; this reccodec reads {MODEL_VERSION}")
-    missing = [name for name in _ARRAYS if name not in entries]
+    architecture = description.get("architecture", "mlp")
+    if architecture not in ARCHITECTURES:
+        raise FormatError(f"{where}: unknown model architecture {architecture!r}; this reccodec reads "
+                          f"{', '.join(ARCHITECTURES)}")
+    names = _array_names(architecture)
+    missing = [name for name in names if name not in entries]
     if missing:
         raise FormatError(f"{where}: the model lacks arrays {', '.join(missing)}")
     arrays = {}
-    for name in _ARRAYS:
+    for name in names:
         a = entries[name]
         if a.dtype != np.float64 or not np.isfinite(a).all():
             raise FormatError(f"{where}: array {name} is not finite float64")
@@ -748,12 +838,18 @@ def model_from_bytes(data, where="model"):
     try:
         shapes_ok = (len(k) == 1 and len(dx) == 1 and len(dy) == 1 and arrays["x_scale"].shape == dx
                      and arrays["y_scale"].shape == dy and np.all(arrays["x_scale"] > 0)
-                     and np.all(arrays["y_scale"] > 0) and k[0] >= 2
-                     and arrays["enc_w1"].shape[0] == dx[0] and arrays["enc_w3"].shape[1] == k[0]
-                     and arrays["dec_w1"].shape[0] == k[0] + dy[0] and arrays["dec_w3"].shape[1] == dx[0])
-        if shapes_ok:
-            for prefix in ("enc", "dec"):
-                _mlp(arrays, prefix, np.zeros((1, arrays[f"{prefix}_w1"].shape[0])))
+                     and np.all(arrays["y_scale"] > 0) and k[0] >= 2)
+        if shapes_ok and architecture == "modulo":
+            points = arrays["dec_knots"]
+            shapes_ok = (dx == (1,) and dy == (1,) and arrays["enc_step"].shape == (1,) and arrays["enc_step"][0] > 0
+                         and arrays["enc_offset"].shape == (1,) and points.ndim == 1 and points.size >= 2
+                         and bool(np.all(np.diff(points) > 0)) and arrays["dec_table"].shape == (k[0], points.size))
+        elif shapes_ok:
+            shapes_ok = (arrays["enc_w1"].shape[0] == dx[0] and arrays["enc_w3"].shape[1] == k[0]
+                         and arrays["dec_w1"].shape[0] == k[0] + dy[0] and arrays["dec_w3"].shape[1] == dx[0])
+            if shapes_ok:
+                for prefix in ("enc", "dec"):
+                    _mlp(arrays, prefix, np.zeros((1, arrays[f"{prefix}_w1"].shape[0])))
     except (ValueError, IndexError):
         shapes_ok = False
     if not shapes_ok:

@@ -1,0 +1,151 @@
+"""The modulo architecture of learned Wyner-Ziv models: the decoder fit, the design, the
+model file, and its place in ``train_for_rate``."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from rec_codec import learned_wz as lw
+from rec_codec import wyner_ziv, wz_modulo
+from rec_codec.errors import FormatError, InputError
+from test_cli import ok
+
+NOISE = 0.01  # y = x + n, X ~ N(0, 1): var(x|y) about 0.0099, where binning pays most
+
+
+def y_is_x_plus_n(count, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 1.0, count)
+    return x, x + rng.normal(0.0, np.sqrt(NOISE), count)
+
+
+@pytest.fixture(scope="module")
+def two_bits():
+    x, y = y_is_x_plus_n(20000, 0)
+    return lw.train_modulo(x, y, 2.0, seed=3)
+
+
+def test_indices_repeat_every_cosets_cells():
+    x = np.random.default_rng(0).uniform(-3.0, 3.0, 1000)
+    u = wz_modulo.indices(x, 0.2, 0.5, 4)
+    assert set(np.unique(u)) == {0, 1, 2, 3}
+    assert np.array_equal(u, wz_modulo.indices(x + 4 * 0.2, 0.2, 0.5, 4))
+    assert not np.array_equal(u, wz_modulo.indices(x + 0.2, 0.2, 0.5, 4))
+
+
+def test_the_decoder_fit_recovers_each_indexs_function():
+    rng = np.random.default_rng(1)
+    y = rng.normal(0.0, 1.0, 40000)
+    u = rng.integers(0, 3, y.size)
+    truth = np.stack([np.sin(2 * y), 0.5 * y, np.abs(y) - 1.0])
+    x = truth[u, np.arange(y.size)] + rng.normal(0.0, 0.05, y.size)
+    points = wz_modulo.knots(y, 64)
+    table = wz_modulo.fit_decoder(u, y, x, 3, points)
+    grid = np.linspace(-1.5, 1.5, 301)
+    for k in range(3):
+        fitted = wz_modulo.spline_output(table, points, np.full(grid.size, k), grid)
+        expected = np.stack([np.sin(2 * grid), 0.5 * grid, np.abs(grid) - 1.0])[k]
+        assert np.abs(fitted - expected).max() < 0.05, k
+
+
+def test_an_unused_index_follows_the_fit_of_all_pairs():
+    rng = np.random.default_rng(2)
+    y = rng.normal(0.0, 1.0, 5000)
+    x = 0.8 * y + rng.normal(0.0, 0.1, y.size)
+    points = wz_modulo.knots(y, 32)
+    table = wz_modulo.fit_decoder(np.zeros(y.size, dtype=np.int64), y, x, 2, points)
+    grid = np.linspace(-1.0, 1.0, 21)
+    unused = wz_modulo.spline_output(table, points, np.ones(grid.size, dtype=np.int64), grid)
+    assert np.abs(unused - 0.8 * grid).max() < 0.05
+
+
+def test_knots_are_distinct_even_for_discrete_side_information():
+    points = wz_modulo.knots(np.sign(np.random.default_rng(3).normal(size=1000)), 128)
+    assert np.array_equal(points, [-1.0, 1.0])
+    assert wz_modulo.knots(np.ones(50), 8).size == 2
+
+
+def test_the_design_bins_and_is_within_a_db_of_nsq(two_bits):
+    model, report = two_bits
+    assert model.architecture == "modulo" and model.codewords == 4
+    x, y = y_is_x_plus_n(100000, 9)
+    bits, mse = lw.evaluate(model, x, y)
+    assert abs(bits - 2.0) < 0.03
+    source = wyner_ziv.GaussianSource("y = x + n", 1.0, NOISE)
+    nsq = wyner_ziv.nsq_mse_theory(source, 0.1827, 4)  # nsq's design at 2 bits (bench/RESULTS.md)
+    assert 10 * np.log10(mse / nsq) < 1.0, (mse, nsq)
+    # binning: every index on many separate cells of x
+    u = model.indices(np.linspace(-2.0, 2.0, 4001)[:, None])
+    cells = np.bincount(u[np.r_[True, u[1:] != u[:-1]]], minlength=4)
+    assert cells.min() >= 4, cells
+
+
+def test_training_is_deterministic_and_the_file_round_trips(two_bits, tmp_path):
+    model, _ = two_bits
+    again, _ = lw.train_modulo(*y_is_x_plus_n(20000, 0), 2.0, seed=3)
+    data = lw.model_bytes(model)
+    assert lw.model_bytes(again) == data
+    lw.save_model(tmp_path / "m.npz", model)
+    loaded = lw.load_model(tmp_path / "m.npz")
+    assert lw.model_bytes(loaded) == data and loaded.model_id == model.model_id
+    x, y = y_is_x_plus_n(500, 4)
+    coded, u, _ = lw.encode(x, loaded)
+    assert np.array_equal(u, model.indices(x[:, None]))
+    assert np.array_equal(lw.decode(coded, y, loaded), model.reconstruct(u, y[:, None])[:, 0])
+
+
+def _tampered(model, **arrays):
+    return lw.model_bytes(lw.LearnedWZ(dict(model.arrays, **arrays), model.info))
+
+
+def test_a_bad_modulo_model_is_refused(two_bits):
+    model, _ = two_bits
+    data = bytearray(lw.model_bytes(model))
+    data[data.index(b"dec_table.npy") + 300] ^= 0x10  # inside the table's values
+    with pytest.raises(FormatError, match="corrupt|not a learned"):
+        lw.model_from_bytes(bytes(data))
+    knots = model.arrays["dec_knots"].copy()
+    knots[[3, 4]] = knots[[4, 3]]
+    with pytest.raises(FormatError, match="inconsistent shapes"):
+        lw.model_from_bytes(_tampered(model, dec_knots=knots))
+    with pytest.raises(FormatError, match="inconsistent shapes"):
+        lw.model_from_bytes(_tampered(model, enc_step=np.array([0.0])))
+    with pytest.raises(FormatError, match="inconsistent shapes"):
+        lw.model_from_bytes(_tampered(model, dec_table=model.arrays["dec_table"][:, :-1]))
+    description = dict(model.info, kind=lw.MODEL_KIND, version=lw.MODEL_VERSION, architecture="lattice")
+    out = io.BytesIO()
+    np.savez(out, **model.arrays, description=np.frombuffer(json.dumps(description).encode(), dtype=np.uint8))
+    with pytest.raises(FormatError, match="unknown model architecture 'lattice'"):
+        lw.model_from_bytes(out.getvalue())
+
+
+def test_modulo_needs_one_dimensional_pairs():
+    x = np.random.default_rng(0).normal(size=(400, 2))
+    with pytest.raises(InputError, match="one-dimensional x and y"):
+        lw.train_modulo(x, x[:, :1], 1.0)
+
+
+def test_train_for_rate_adds_the_modulo_trial_for_one_dimensional_pairs():
+    x, y = y_is_x_plus_n(3000, 5)
+    model, report = lw.train_for_rate(x, y, 2.0, hidden=8, epochs=2, seed=1)
+    kinds = [t["architecture"] for t in report.trials]
+    assert kinds == ["mlp"] * lw.RATE_TRIALS + ["modulo"]
+    fits = [t for t in report.trials if abs(t["heldout_bits"] - 2.0) <= lw.RATE_TOLERANCE * 2.0]
+    assert report.mse == min(t["heldout_mse"] for t in fits)
+    assert model.architecture == "modulo"  # two MLP epochs find no binning
+    _, report = lw.train_for_rate(x, y, 2.0, hidden=8, epochs=1, seed=1, modulo=False)
+    assert [t["architecture"] for t in report.trials] == ["mlp"] * lw.RATE_TRIALS
+
+
+def test_cli_mlp_only_leaves_out_the_modulo_trial(tmp_path):
+    x, y = y_is_x_plus_n(1500, 6)
+    np.savez(tmp_path / "pairs.npz", x=x, y=y)
+    common = ["wz", "train", str(tmp_path / "pairs.npz"), "--rate", "1", "--hidden", "8", "--epochs", "1", "--json"]
+    every = json.loads(ok(*common, "-o", str(tmp_path / "a.npz")).out)
+    only = json.loads(ok(*common, "-o", str(tmp_path / "b.npz"), "--mlp-only").out)
+    assert [t["architecture"] for t in every["trials"]][-1] == "modulo"
+    assert {t["architecture"] for t in only["trials"]} == {"mlp"}
+    shown = json.loads(ok("wz", "show", str(tmp_path / "a.npz")).out)
+    assert shown["id"] == every["model_id"]
