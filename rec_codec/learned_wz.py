@@ -31,7 +31,7 @@ so that the early, soft encoder spreads its indices over x before the distortion
 dominates. ``train_for_rate`` runs several trainings, plain and hardened, on ladders of
 lambdas below the quadratic-Gaussian slope, each with its own seed, and keeps the best
 held-out MSE at the rate. For one-dimensional x and y the search also fits one model of
-another architecture, a nested quantizer with a least-squares decoder (``wz_modulo``),
+another architecture, a nested quantizer decoded under a fitted density (``wz_modulo``),
 which competes on the same held-out MSE; ``info["architecture"]`` says which kind a model
 is ("mlp" when absent).
 
@@ -106,8 +106,8 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _LAYERS = ("w1", "b1", "w2", "b2", "w3", "b3")
 _ARRAYS = tuple(f"enc_{n}" for n in _LAYERS) + ("rate_logits",) + tuple(f"dec_{n}" for n in _LAYERS) + (
     "x_mean", "x_scale", "y_mean", "y_scale")
-_MODULO_ARRAYS = ("enc_step", "enc_offset", "rate_logits", "dec_knots", "dec_table", "x_mean", "x_scale", "y_mean",
-                  "y_scale")
+_MODULO_ARRAYS = ("enc_step", "enc_offset", "rate_logits", "dec_line", "dec_edges", "dec_y_edges", "dec_density",
+                  "x_mean", "x_scale", "y_mean", "y_scale")
 ARCHITECTURES = ("mlp", "modulo")
 
 
@@ -246,7 +246,8 @@ class LearnedWZ:
         a = self.arrays
         yn = (y - a["y_mean"]) / a["y_scale"]
         if self.architecture == "modulo":
-            out = wz_modulo.spline_output(a["dec_table"], a["dec_knots"], np.asarray(u), yn[:, 0])[:, None]
+            out = wz_modulo.decode(a, np.asarray(u), yn[:, 0], a["enc_step"][0], a["enc_offset"][0],
+                                   self.codewords)[:, None]
         else:
             out = _mlp(a, "dec", np.concatenate([np.eye(self.codewords)[u], yn], axis=1))[0]
         return out * a["x_scale"] + a["x_mean"]
@@ -656,11 +657,9 @@ def train_modulo(x, y, rate, codewords=None, seed=0):
     xn, yn = ((xf - x_mean) / x_scale)[:, 0], ((yf - y_mean) / y_scale)[:, 0]
     step, offset, cosets, _ = wz_modulo.design(xn, yn, float(rate), codewords)
     u = wz_modulo.indices(xn, step, offset, cosets)
-    points = wz_modulo.knots(yn, min(wz_modulo.DECODER_KNOTS, max(2, yn.size // wz_modulo.PAIRS_PER_KNOT)))
     counts = np.bincount(u, minlength=cosets).astype(np.float64)
     arrays = {"enc_step": np.array([step]), "enc_offset": np.array([offset]),
-              "rate_logits": np.log((counts + 1e-3) / (u.size + 1e-3 * cosets)),
-              "dec_knots": points, "dec_table": wz_modulo.fit_decoder(u, yn, xn, cosets, points),
+              "rate_logits": np.log((counts + 1e-3) / (u.size + 1e-3 * cosets)), **wz_modulo.fit_density(xn, yn),
               "x_mean": x_mean, "x_scale": x_scale, "y_mean": y_mean, "y_scale": y_scale}
     info = {"architecture": "modulo", "codewords": cosets, "seed": seed, "pairs": int(x.shape[0]),
             "target_rate": float(rate), "step": step * float(x_scale[0]), "offset": offset}
@@ -840,10 +839,13 @@ def model_from_bytes(data, where="model"):
                      and arrays["y_scale"].shape == dy and np.all(arrays["x_scale"] > 0)
                      and np.all(arrays["y_scale"] > 0) and k[0] >= 2)
         if shapes_ok and architecture == "modulo":
-            points = arrays["dec_knots"]
+            edges, y_edges, density = arrays["dec_edges"], arrays["dec_y_edges"], arrays["dec_density"]
             shapes_ok = (dx == (1,) and dy == (1,) and arrays["enc_step"].shape == (1,) and arrays["enc_step"][0] > 0
-                         and arrays["enc_offset"].shape == (1,) and points.ndim == 1 and points.size >= 2
-                         and bool(np.all(np.diff(points) > 0)) and arrays["dec_table"].shape == (k[0], points.size))
+                         and arrays["enc_offset"].shape == (1,) and arrays["dec_line"].shape == (2,)
+                         and edges.ndim == 1 and edges.size >= 2 and bool(np.all(np.diff(edges) > 0))
+                         and y_edges.ndim == 1 and bool(np.all(np.diff(y_edges) > 0))
+                         and density.shape == (y_edges.size + 1, edges.size - 1) and bool(np.all(density >= 0))
+                         and bool(np.all(density.sum(axis=1) > 0)))
         elif shapes_ok:
             shapes_ok = (arrays["enc_w1"].shape[0] == dx[0] and arrays["enc_w3"].shape[1] == k[0]
                          and arrays["dec_w1"].shape[0] == k[0] + dy[0] and arrays["dec_w3"].shape[1] == dx[0])

@@ -1,27 +1,29 @@
-"""The modulo trial of a learned Wyner-Ziv search: a nested quantizer fitted to pairs.
+"""The modulo architecture of a learned Wyner-Ziv model: a nested quantizer fitted to pairs,
+decoded by Bayes' rule under a conditional density of x given y fitted to the same pairs.
 
 For one-dimensional x and y, ``learned_wz.train_for_rate`` adds to its MLP trainings one
-trial of another architecture, fitted to the training pairs rather than trained by
-gradients:
+trial of this architecture, fitted rather than trained by gradients. On normalised
+coordinates x' = (x - mean(x)) / std(x) and y' likewise:
 
-- encoder: u = floor(x' / step + offset) mod L, x' = (x - mean(x)) / std(x): cells of
-  width ``step``, each index reused on every L-th cell (the nested scalar quantizer of
-  Zamir, Shamai & Erez, "Nested linear/lattice codes for structured multiterminal
-  binning", IEEE Trans. IT 2002);
+- encoder: u = floor(x' / step + offset) mod L: cells of width ``step``, each index reused
+  on every L-th cell (the nested scalar quantizer of Zamir, Shamai & Erez, "Nested
+  linear/lattice codes for structured multiterminal binning", IEEE Trans. IT 2002);
 - rate model q(u): the frequencies of u on the training split;
-- decoder g(u, y): one piecewise-linear function of y' = (y - mean(y)) / std(y) per
-  index, with knots at quantiles of the training y', fitted by least squares with a small
-  penalty on second differences (which keeps knots that see few pairs smooth), linear
-  beyond the outer knots.
+- decoder: x_hat = E[x' | u, y'] under a density fitted to the pairs: x' = a y' + b + e,
+  (a, b) the least-squares line, and e given y' a histogram of the residuals of the pairs
+  whose y' falls in the same quantile group (``Y_GROUPS``), smoothed by a Gaussian kernel
+  of Silverman's bandwidth (0.9 min(sd, IQR / 1.34) n^(-1/5)) and mixed with a little of
+  the histogram of all residuals, so that no group is empty.
+  The decoder adds up the mass and the first moment of that density over the cells of
+  index u (closed forms for a piecewise-constant density).
 
-Nothing here assumes a law of (x, y). ``design`` tries L in {2^floor(R), 2^ceil(R)} (at
-most K), offsets 0 and 1/2 and a grid of steps, fits the decoder on one half of the
-training split and keeps the least squared error on the other half among the designs
-whose index entropy is at most the rate. Each design's error is the mean of the two ways
-round (fit on one half, measure on the other), which steadies the choice of the step. The decoder is the data's own estimate of
-E[x | u, y], so on a non-Gaussian source it is not the linear decoder nsq derives from
-a Gaussian fit. The MLP encoder of the talk learns few cells per index; this trial has
-as many as binning needs, which is where it wins the search (y = x + n at 2 and 3 bits).
+Nothing assumes a law of (x, y). ``design`` tries L in {2^floor(R), 2^ceil(R)} (at most
+K), offsets 0 and 1/2 and a grid of steps (periods L step shorter than half the spread of
+the residual x' - a y' - b are skipped: their index says next to nothing), and keeps the least squared error among the
+designs whose index entropy is at most the rate, each design's error the mean of two
+folds (the density fitted on one half of the training split, the error measured on the
+other). The MLP encoder of the talk learns few cells per index; this trial has as many as
+binning needs, which is where it wins the search (y = x + n at 2 and 3 bits).
 
 Evaluating a fitted model needs numpy only.
 """
@@ -32,30 +34,17 @@ import math
 
 import numpy as np
 
-__all__ = ["DECODER_KNOTS", "knots", "indices", "spline_output", "fit_decoder", "design"]
+__all__ = ["DENSITY_BINS", "Y_GROUPS", "indices", "fit_density", "decode", "design"]
 
-DECODER_KNOTS = 128  # at most; fewer for small training splits (``PAIRS_PER_KNOT``)
-PAIRS_PER_KNOT = 8
-SMOOTHING = 1e-3  # second-difference penalty, relative to the pairs per knot
-ANCHOR = 0.01
+DENSITY_BINS = 256  # bins of the residual histogram
+Y_GROUPS = 16  # quantile groups of y' with a histogram each
+POOLED_PAIRS = 1.0  # each group's histogram gains this many pairs spread like all residuals
+SPAN = 1.1  # the histogram covers SPAN times the largest residual either side
 STEPS = np.geomspace(0.005, 4.0, 48)  # in standard deviations of x
 REFINE = 16  # steps tried between the neighbours of the grid's best
 OFFSETS = (0.0, 0.5)
 RATE_SLACK = 0.01  # relative: a design may spend this much more than the rate
-
-
-def knots(z, count):
-    """Sorted distinct quantiles of z (at least two points)."""
-    points = np.unique(np.quantile(z, np.linspace(0.0, 1.0, max(2, int(count)))))
-    if points.size < 2:
-        points = np.array([points[0], points[0] + 1.0])
-    return points
-
-
-def _basis(points, z):
-    """Segment i and the position w along it of each z; w < 0 or > 1 beyond the outer knots."""
-    i = np.clip(np.searchsorted(points, z, side="right") - 1, 0, points.size - 2)
-    return i, (z - points[i]) / (points[i + 1] - points[i])
+MIN_PERIOD = 0.5  # designs whose period L step is below this many residual standard deviations are skipped
 
 
 def indices(xn, step, offset, cosets):
@@ -63,44 +52,72 @@ def indices(xn, step, offset, cosets):
     return np.mod(np.floor(xn / step + offset), cosets).astype(np.int64)
 
 
-def spline_output(table, points, u, yn):
-    """g(u, y') = the piecewise-linear function of row u of ``table`` (L, knots) at y'."""
-    i, w = _basis(points, yn)
-    return (1.0 - w) * table[u, i] + w * table[u, i + 1]
+def fit_density(xn, yn):
+    """The decoder's arrays for normalised pairs: {"dec_line": (a, b), "dec_edges": the
+    residual bins' edges, "dec_y_edges": the inner edges of the y' groups, "dec_density":
+    (groups, bins) densities of the residual, each integrating to 1}."""
+    design_matrix = np.stack([yn, np.ones_like(yn)], axis=1)
+    line = np.linalg.lstsq(design_matrix, xn, rcond=None)[0]
+    residual = xn - design_matrix @ line
+    span = max(SPAN * float(np.abs(residual).max()), 1e-9)
+    edges = np.linspace(-span, span, DENSITY_BINS + 1)
+    width = edges[1] - edges[0]
+    y_edges = np.unique(np.quantile(yn, np.linspace(0.0, 1.0, Y_GROUPS + 1)[1:-1]))
+    group = np.searchsorted(y_edges, yn)
+
+    def smoothed(values):
+        """The histogram of ``values`` smoothed by a Gaussian kernel of Silverman's bandwidth."""
+        counts = np.histogram(values, edges)[0].astype(np.float64)
+        if values.size < 2:
+            return counts
+        quartiles = np.quantile(values, [0.25, 0.75])
+        spread = min(float(np.std(values)), float(quartiles[1] - quartiles[0]) / 1.34) or float(np.std(values))
+        bins = 0.9 * spread * values.size ** -0.2 / width
+        if not bins > 0.25:
+            return counts
+        taps = np.arange(-math.ceil(4 * bins), math.ceil(4 * bins) + 1)
+        kernel = np.exp(-0.5 * (taps / bins) ** 2)
+        return np.convolve(counts, kernel / kernel.sum(), mode="same")
+
+    pooled = smoothed(residual)
+    pooled /= pooled.sum()
+    density = np.empty((y_edges.size + 1, DENSITY_BINS))
+    for g in range(y_edges.size + 1):
+        counts = smoothed(residual[group == g]) + POOLED_PAIRS * pooled
+        density[g] = counts / (counts.sum() * width)
+    return {"dec_line": line, "dec_edges": edges, "dec_y_edges": y_edges, "dec_density": density}
 
 
-def fit_decoder(u, yn, xn, cosets, points):
-    """The least-squares table (cosets, knots) of the decoder for indices u of pairs (xn, yn).
+def _cumulative(edges, density, group, t):
+    """Mass and first moment of each row ``group`` of the density below t (clipped to the edges)."""
+    width = edges[1] - edges[0]
+    mass = np.concatenate([np.zeros((density.shape[0], 1)), np.cumsum(density * width, axis=1)], axis=1)
+    moment = np.concatenate([np.zeros((density.shape[0], 1)),
+                             np.cumsum(density * (edges[1:] ** 2 - edges[:-1] ** 2) / 2, axis=1)], axis=1)
+    t = np.clip(t, edges[0], edges[-1])
+    i = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, density.shape[1] - 1)
+    f = density[group, i]
+    return mass[group, i] + f * (t - edges[i]), moment[group, i] + f * (t * t - edges[i] ** 2) / 2
 
-    First the fit ``a`` of all pairs, whatever their index; then each row solves
-    (B'B + s D'D + r I) t = B'x + r a, B the hat functions of its pairs' y', D the
-    second differences, s = ``SMOOTHING`` times its pairs per knot, r = ``ANCHOR``: where
-    an index has (almost) no pairs, between the clusters of y its cells leave, its row
-    follows E[x | y] instead of carrying the slopes at a cluster's edge across the gap.
-    """
-    count = points.size
-    i, w = _basis(points, yn)
-    second = np.diff(np.eye(count), 2, axis=0)
-    penalty = second.T @ second
 
-    def solve(mask, anchor):
-        ii, ww, xx = i[mask], w[mask], xn[mask]
-        a = np.diag(np.bincount(ii, (1.0 - ww) ** 2, count) + np.bincount(ii + 1, ww**2, count)).astype(np.float64)
-        off = np.bincount(ii, (1.0 - ww) * ww, count - 1)
-        a[np.arange(count - 1), np.arange(1, count)] += off
-        a[np.arange(1, count), np.arange(count - 1)] += off
-        b = (np.bincount(ii, (1.0 - ww) * xx, count) + np.bincount(ii + 1, ww * xx, count)).astype(np.float64)
-        a += SMOOTHING * max(1.0, mask.sum() / count) * penalty + 1e-9 * np.eye(count)
-        if anchor is not None:
-            a += ANCHOR * np.eye(count)
-            b = b + ANCHOR * anchor
-        return np.linalg.solve(a, b)
-
-    overall = solve(np.ones(u.size, dtype=bool), None)
-    table = np.empty((cosets, count))
-    for k in range(cosets):
-        table[k] = solve(u == k, overall)
-    return table
+def decode(arrays, u, yn, step, offset, cosets):
+    """x_hat' = E[x' | u, y'] under the fitted density (``fit_density``'s arrays): the mass
+    and first moment of e = x' - a y' - b over every cell of index u within the histogram,
+    summed; where none has mass, a y' + b."""
+    edges, density = arrays["dec_edges"], arrays["dec_density"]
+    group = np.searchsorted(arrays["dec_y_edges"], yn)
+    centre = arrays["dec_line"][0] * yn + arrays["dec_line"][1]
+    period = cosets * step
+    first = np.floor(((centre + edges[0]) / step + offset - u) / cosets) - 1  # the lowest cell, as (m - u) / L
+    mass = np.zeros_like(centre)
+    moment = np.zeros_like(centre)
+    for k in range(int(math.ceil((edges[-1] - edges[0]) / period)) + 3):
+        lo = (u + cosets * (first + k) - offset) * step - centre
+        mass_lo, moment_lo = _cumulative(edges, density, group, lo)
+        mass_hi, moment_hi = _cumulative(edges, density, group, lo + step)
+        mass += mass_hi - mass_lo
+        moment += moment_hi - moment_lo
+    return centre + np.where(mass > 0, moment / np.where(mass > 0, mass, 1.0), 0.0)
 
 
 def _entropy_bits(u, cosets):
@@ -117,25 +134,28 @@ def design(xn, yn, rate, max_cosets):
         rate: the target bits per sample.
         max_cosets: K, the most indices.
     Returns:
-        (step, offset, cosets, mse): mse is the held-out squared error (normalised units)
-        of the design, or None when no design fits the rate (then the coarsest is given).
+        (step, offset, cosets, mse): mse is the design's two-fold squared error
+        (normalised units), or None when no design fits the rate (then the coarsest step).
     """
     half = xn.size // 2
     folds = ((slice(None, half), slice(half, None)), (slice(half, None), slice(None, half)))
-    count = min(DECODER_KNOTS, max(2, half // PAIRS_PER_KNOT))
-    points = [knots(yn[fit], count) for fit, _ in folds]
+    densities = [fit_density(xn[fit], yn[fit]) for fit, _ in folds]
+    line = densities[0]["dec_line"]
+    spread = float(np.std(xn - line[0] * yn - line[1]))
     choices = sorted({c for c in (2 ** math.floor(rate), 2 ** math.ceil(rate)) if 2 <= c <= max_cosets}) or [2]
     best = None
 
     def trial(step, offset, cosets):
         nonlocal best
+        if cosets * step < MIN_PERIOD * spread:
+            return  # the index says next to nothing about x given y, and decoding it costs the most
         u = indices(xn, step, offset, cosets)
         if _entropy_bits(u, cosets) > rate * (1.0 + RATE_SLACK):
             return
         mse = 0.0
-        for (fit, test), at in zip(folds, points):
-            table = fit_decoder(u[fit], yn[fit], xn[fit], cosets, at)
-            mse += float(np.mean((spline_output(table, at, u[test], yn[test]) - xn[test]) ** 2)) / 2
+        for (_, test), arrays in zip(folds, densities):
+            estimate = decode(arrays, u[test], yn[test], step, offset, cosets)
+            mse += float(np.mean((estimate - xn[test]) ** 2)) / 2
         if best is None or mse < best[3]:
             best = (float(step), float(offset), int(cosets), mse)
 

@@ -1,11 +1,13 @@
-"""The modulo architecture of learned Wyner-Ziv models: the decoder fit, the design, the
-model file, and its place in ``train_for_rate``."""
+"""The modulo architecture of learned Wyner-Ziv models: the fitted density and its decoder,
+the design, the model file, and its place in ``train_for_rate``."""
 
 import io
 import json
 
 import numpy as np
 import pytest
+
+from scipy import special
 
 from rec_codec import learned_wz as lw
 from rec_codec import wyner_ziv, wz_modulo
@@ -35,36 +37,45 @@ def test_indices_repeat_every_cosets_cells():
     assert not np.array_equal(u, wz_modulo.indices(x + 0.2, 0.2, 0.5, 4))
 
 
-def test_the_decoder_fit_recovers_each_indexs_function():
-    rng = np.random.default_rng(1)
-    y = rng.normal(0.0, 1.0, 40000)
-    u = rng.integers(0, 3, y.size)
-    truth = np.stack([np.sin(2 * y), 0.5 * y, np.abs(y) - 1.0])
-    x = truth[u, np.arange(y.size)] + rng.normal(0.0, 0.05, y.size)
-    points = wz_modulo.knots(y, 64)
-    table = wz_modulo.fit_decoder(u, y, x, 3, points)
-    grid = np.linspace(-1.5, 1.5, 301)
-    for k in range(3):
-        fitted = wz_modulo.spline_output(table, points, np.full(grid.size, k), grid)
-        expected = np.stack([np.sin(2 * grid), 0.5 * grid, np.abs(grid) - 1.0])[k]
-        assert np.abs(fitted - expected).max() < 0.05, k
+def _exact_conditional_mean(u, y, step, offset, cosets):
+    """E[x | u, y] for y = x + n, X ~ N(0, 1), N ~ N(0, NOISE), cells in x's own units."""
+    mean, sd = y / (1.0 + NOISE), np.sqrt(NOISE / (1.0 + NOISE))
+    first = np.floor(((mean - 8 * sd) / step + offset - u) / cosets) - 1
+    mass, moment = np.zeros_like(y), np.zeros_like(y)
+    for k in range(int(16 * sd / (cosets * step)) + 4):
+        lo = ((u + cosets * (first + k) - offset) * step - mean) / sd
+        hi = lo + step / sd
+        p = special.ndtr(hi) - special.ndtr(lo)
+        mass += p
+        moment += p * mean + sd * (np.exp(-lo * lo / 2) - np.exp(-hi * hi / 2)) / np.sqrt(2 * np.pi)
+    return moment / mass
 
 
-def test_an_unused_index_follows_the_fit_of_all_pairs():
-    rng = np.random.default_rng(2)
-    y = rng.normal(0.0, 1.0, 5000)
-    x = 0.8 * y + rng.normal(0.0, 0.1, y.size)
-    points = wz_modulo.knots(y, 32)
-    table = wz_modulo.fit_decoder(np.zeros(y.size, dtype=np.int64), y, x, 2, points)
-    grid = np.linspace(-1.0, 1.0, 21)
-    unused = wz_modulo.spline_output(table, points, np.ones(grid.size, dtype=np.int64), grid)
-    assert np.abs(unused - 0.8 * grid).max() < 0.05
+def test_the_decoder_is_close_to_the_exact_conditional_mean():
+    x, y = y_is_x_plus_n(20000, 1)
+    arrays = wz_modulo.fit_density(x, y)  # unnormalised: x and y have variance about 1 here
+    xe, ye = y_is_x_plus_n(50000, 2)
+    step, offset, cosets = 0.09, 0.5, 8
+    u = wz_modulo.indices(xe, step, offset, cosets)
+    fitted = wz_modulo.decode(arrays, u, ye, step, offset, cosets)
+    exact = _exact_conditional_mean(u, ye, step, offset, cosets)
+    mse_fitted, mse_exact = np.mean((fitted - xe) ** 2), np.mean((exact - xe) ** 2)
+    assert mse_exact < 0.2 * NOISE  # the index is used: far better than E[x|y] alone
+    assert 10 * np.log10(mse_fitted / mse_exact) < 0.5, (mse_fitted, mse_exact)
 
 
-def test_knots_are_distinct_even_for_discrete_side_information():
-    points = wz_modulo.knots(np.sign(np.random.default_rng(3).normal(size=1000)), 128)
-    assert np.array_equal(points, [-1.0, 1.0])
-    assert wz_modulo.knots(np.ones(50), 8).size == 2
+def test_the_density_has_a_row_per_group_each_integrating_to_one():
+    rng = np.random.default_rng(3)
+    x = rng.laplace(0.0, 1.0, 5000)
+    arrays = wz_modulo.fit_density(x, np.sign(x))  # two values of y: two groups
+    assert np.array_equal(arrays["dec_y_edges"], [-1.0, 1.0])
+    width = np.diff(arrays["dec_edges"])[0]
+    assert np.allclose(arrays["dec_density"].sum(axis=1) * width, 1.0)
+    assert np.all(arrays["dec_density"] >= 0)  # the third group (y > 1) is empty: all residuals' shape
+    # cells 99 wide, one of them [-100, -1) with index 1: with y = -1 (x < 0) that index
+    # decodes to E[x | x < -1] = -2 (the Laplace tail is memoryless), where y alone gives -1
+    estimate = wz_modulo.decode(arrays, np.ones(1, dtype=np.int64), np.array([-1.0]), 99.0, 1 / 99, 2)
+    assert abs(estimate[0] + 2.0) < 0.1, estimate
 
 
 def test_the_design_bins_and_is_within_a_db_of_nsq(two_bits):
@@ -103,17 +114,17 @@ def _tampered(model, **arrays):
 def test_a_bad_modulo_model_is_refused(two_bits):
     model, _ = two_bits
     data = bytearray(lw.model_bytes(model))
-    data[data.index(b"dec_table.npy") + 300] ^= 0x10  # inside the table's values
+    data[data.index(b"dec_density.npy") + 300] ^= 0x10  # inside the density's values
     with pytest.raises(FormatError, match="corrupt|not a learned"):
         lw.model_from_bytes(bytes(data))
-    knots = model.arrays["dec_knots"].copy()
-    knots[[3, 4]] = knots[[4, 3]]
-    with pytest.raises(FormatError, match="inconsistent shapes"):
-        lw.model_from_bytes(_tampered(model, dec_knots=knots))
-    with pytest.raises(FormatError, match="inconsistent shapes"):
-        lw.model_from_bytes(_tampered(model, enc_step=np.array([0.0])))
-    with pytest.raises(FormatError, match="inconsistent shapes"):
-        lw.model_from_bytes(_tampered(model, dec_table=model.arrays["dec_table"][:, :-1]))
+    edges = model.arrays["dec_edges"].copy()
+    edges[[3, 4]] = edges[[4, 3]]
+    density = model.arrays["dec_density"].copy()
+    density[0, 5] = -1.0
+    for tampered in ({"dec_edges": edges}, {"enc_step": np.array([0.0])}, {"dec_density": density},
+                     {"dec_density": model.arrays["dec_density"][:, :-1]}, {"dec_line": np.zeros(3)}):
+        with pytest.raises(FormatError, match="inconsistent shapes"):
+            lw.model_from_bytes(_tampered(model, **tampered))
     description = dict(model.info, kind=lw.MODEL_KIND, version=lw.MODEL_VERSION, architecture="lattice")
     out = io.BytesIO()
     np.savez(out, **model.arrays, description=np.frombuffer(json.dumps(description).encode(), dtype=np.uint8))
