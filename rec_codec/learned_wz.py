@@ -845,7 +845,8 @@ def model_from_bytes(data, where="model"):
                          and edges.ndim == 1 and edges.size >= 2 and bool(np.all(np.diff(edges) > 0))
                          and y_edges.ndim == 1 and bool(np.all(np.diff(y_edges) > 0))
                          and density.shape == (y_edges.size + 1, edges.size - 1) and bool(np.all(density >= 0))
-                         and bool(np.all(density.sum(axis=1) > 0)))
+                         and bool(np.all(density.sum(axis=1) > 0))
+                         and (edges[-1] - edges[0]) <= wz_modulo.MAX_CELLS * k[0] * arrays["enc_step"][0])
         elif shapes_ok:
             shapes_ok = (arrays["enc_w1"].shape[0] == dx[0] and arrays["enc_w3"].shape[1] == k[0]
                          and arrays["dec_w1"].shape[0] == k[0] + dy[0] and arrays["dec_w3"].shape[1] == dx[0])

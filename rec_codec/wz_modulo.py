@@ -13,7 +13,9 @@ coordinates x' = (x - mean(x)) / std(x) and y' likewise:
   (a, b) the least-squares line, and e given y' a histogram of the residuals of the pairs
   whose y' falls in the same quantile group (``Y_GROUPS``), smoothed by a Gaussian kernel
   of Silverman's bandwidth (0.9 min(sd, IQR / 1.34) n^(-1/5)) and mixed with a little of
-  the histogram of all residuals, so that no group is empty.
+  the histogram of all residuals, so that no group is empty. The histogram spans 1.1 times
+  the largest residual, or 16 spreads min(sd, IQR / 1.34) if less (farther outliers are
+  left out).
   The decoder adds up the mass and the first moment of that density over the cells of
   index u (closed forms for a piecewise-constant density).
 
@@ -40,7 +42,9 @@ __all__ = ["DENSITY_BINS", "Y_GROUPS", "indices", "fit_density", "decode", "desi
 DENSITY_BINS = 256  # bins of the residual histogram
 Y_GROUPS = 16  # quantile groups of y' with a histogram each
 POOLED_PAIRS = 1.0  # each group's histogram gains this many pairs spread like all residuals
-SPAN = 1.1  # the histogram covers SPAN times the largest residual either side
+SPAN = 1.1  # the histogram covers SPAN times the largest residual either side,
+SPAN_SPREADS = 16.0  # but no more than this many spreads (``_spread``): outliers fall outside
+MAX_CELLS = 4096  # a model's histogram may span at most this many periods L step (``decode`` loops over them)
 STEPS = np.geomspace(0.005, 4.0, 48)  # in standard deviations of x
 REFINE = 16  # steps tried between the neighbours of the grid's best
 OFFSETS = (0.0, 0.5)
@@ -54,6 +58,19 @@ def indices(xn, step, offset, cosets):
     return np.mod(np.floor(xn / step + offset), cosets).astype(np.int64)
 
 
+def _spread(values):
+    """min(sd, IQR / 1.34) of ``values`` (sd where the quartiles coincide): a spread that
+    a few outliers do not inflate."""
+    sd = float(np.std(values))
+    quartiles = np.quantile(values, [0.25, 0.75])
+    return min(sd, float(quartiles[1] - quartiles[0]) / 1.34) or sd
+
+
+def residual_spread(arrays, xn, yn):
+    """``_spread`` of x' - a y' - b under a fitted density's line."""
+    return _spread(xn - arrays["dec_line"][0] * yn - arrays["dec_line"][1])
+
+
 def fit_density(xn, yn):
     """The decoder's arrays for normalised pairs: {"dec_line": (a, b), "dec_edges": the
     residual bins' edges, "dec_y_edges": the inner edges of the y' groups, "dec_density":
@@ -61,7 +78,7 @@ def fit_density(xn, yn):
     design_matrix = np.stack([yn, np.ones_like(yn)], axis=1)
     line = np.linalg.lstsq(design_matrix, xn, rcond=None)[0]
     residual = xn - design_matrix @ line
-    span = max(SPAN * float(np.abs(residual).max()), 1e-9)
+    span = max(min(SPAN * float(np.abs(residual).max()), SPAN_SPREADS * _spread(residual)), 1e-9)
     edges = np.linspace(-span, span, DENSITY_BINS + 1)
     width = edges[1] - edges[0]
     y_edges = np.unique(np.quantile(yn, np.linspace(0.0, 1.0, Y_GROUPS + 1)[1:-1]))
@@ -72,9 +89,7 @@ def fit_density(xn, yn):
         counts = np.histogram(values, edges)[0].astype(np.float64)
         if values.size < 2:
             return counts
-        quartiles = np.quantile(values, [0.25, 0.75])
-        spread = min(float(np.std(values)), float(quartiles[1] - quartiles[0]) / 1.34) or float(np.std(values))
-        bins = 0.9 * spread * values.size ** -0.2 / width
+        bins = 0.9 * _spread(values) * values.size ** -0.2 / width
         if not bins > 0.25:
             return counts
         taps = np.arange(-math.ceil(4 * bins), math.ceil(4 * bins) + 1)
@@ -142,8 +157,7 @@ def design(xn, yn, rate, max_cosets):
     half = xn.size // 2
     folds = ((slice(None, half), slice(half, None)), (slice(half, None), slice(None, half)))
     densities = [fit_density(xn[fit], yn[fit]) for fit, _ in folds]
-    line = densities[0]["dec_line"]
-    spread = float(np.std(xn - line[0] * yn - line[1]))
+    spread = residual_spread(densities[0], xn, yn)
     choices = sorted({c for c in (2 ** math.floor(rate), 2 ** math.ceil(rate)) if 2 <= c <= max_cosets}) or [2]
     best = None  # (whether it spends the rate, step, offset, cosets, mse)
 

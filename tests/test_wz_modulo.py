@@ -160,3 +160,21 @@ def test_cli_mlp_only_leaves_out_the_modulo_trial(tmp_path):
     assert {t["architecture"] for t in only["trials"]} == {"mlp"}
     shown = json.loads(ok("wz", "show", str(tmp_path / "a.npz")).out)
     assert shown["id"] == every["model_id"]
+
+
+def test_an_outlier_leaves_the_density_and_the_decoding_bounded():
+    x, y = y_is_x_plus_n(5000, 7)
+    x[0] += 1e4  # one wild pair
+    arrays = wz_modulo.fit_density(x, y)
+    spread = wz_modulo.residual_spread(arrays, x, y)
+    assert arrays["dec_edges"][-1] <= wz_modulo.SPAN_SPREADS * spread * 1.0001
+    model, _ = lw.train_modulo(x, y, 2.0)
+    assert lw.model_from_bytes(lw.model_bytes(model)).model_id == model.model_id  # within MAX_CELLS
+
+
+def test_a_model_whose_cells_are_too_fine_for_its_density_is_refused(two_bits):
+    model, _ = two_bits
+    span = model.arrays["dec_edges"][-1] - model.arrays["dec_edges"][0]
+    fine = np.array([span / (wz_modulo.MAX_CELLS * model.codewords) / 2])
+    with pytest.raises(FormatError, match="inconsistent shapes"):
+        lw.model_from_bytes(_tampered(model, enc_step=fine))
