@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import narrowing
+from . import narrowing, sp_numpy
 from .blocks import BlockLayout, halve_blocks, halving_leaves
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients
 from .errors import InputError
@@ -210,17 +210,29 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
         def search(lo, hi, stop, done):
             pfr_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, lrmax, int(max_steps), stop, done, lo, hi,
                        indices, steps)
-    else:
-        from .kernels.partition import sp_search_keyed_blocks
 
+        run_search(lengths.shape[0], search)
+    else:
         a, b, c, tstart, offset, cum, lrmax_p, nbins = tables
         strides = _strides(nbins, starts, lengths)
+        # a small batch (one item, say) is searched in numpy and never loads numba
+        # (``sp_numpy``: the kernel's results); the kernel takes the blocks left
+        indices, steps, finished = sp_numpy.search_small((k0s, k1s), block_ids, starts, lengths, a, b, c, nbins,
+                                                         strides, tstart, offset, cum, lrmax_p, max_steps, bins)
+        left = np.flatnonzero(~finished)
+        if left.shape[0] > 0:
+            from .kernels.partition import sp_search_keyed_blocks
 
-        def search(lo, hi, stop, done):
-            sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset,
-                                   cum, lrmax_p, int(max_steps), bins, stop, done, lo, hi, indices, steps)
+            found = np.empty(left.shape[0], dtype=np.int64)
+            drawn = np.empty(left.shape[0], dtype=np.int64)
+            keys_left = (k0s[left], k1s[left], block_ids[left], starts[left], lengths[left])
 
-    run_search(lengths.shape[0], search)
+            def search(lo, hi, stop, done):
+                sp_search_keyed_blocks(*keys_left, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
+                                       int(max_steps), bins, stop, done, lo, hi, found, drawn)
+
+            run_search(left.shape[0], search)
+            indices[left], steps[left] = found, drawn
     if (indices < 0).any():
         j = int(np.argmax(indices < 0))
         raise InputError(f"item {item_of[j]}: block {block_ids[j]} ran past {max_steps} candidates")

@@ -43,7 +43,7 @@ import zlib
 
 import numpy as np
 
-from . import container
+from . import container, sp_numpy
 from .blocks import apply_halvings, halve_blocks, layout_by_budget, layout_fixed
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients, standard_normal_like
 from .entropy import PayloadReader, PayloadWriter
@@ -220,13 +220,7 @@ def encoder_tables(target, prior, nbins):
     """
     a, b, c, lrmax = log_ratio_coefficients(target, prior)
     tstart = np.concatenate(([0], np.cumsum(nbins)[:-1])).astype(np.int64)
-    size = int(nbins.sum())
-    offset = np.empty(size)
-    cum = np.empty(size)
-    lrmax_p = np.empty(nbins.shape[0])
-    from .kernels.partition import bin_tables  # numba: the encoder only
-
-    bin_tables(a, b, c, lrmax, nbins, tstart, offset, cum, lrmax_p)
+    offset, cum, lrmax_p = sp_numpy.bin_tables(a, b, c, lrmax, nbins, tstart)  # the kernel's, in Python
     return a, b, c, tstart, offset, cum, lrmax_p
 
 
@@ -290,13 +284,25 @@ def _search(target, prior, seed, layout, nbins, num_candidates, max_steps, progr
     block_ids = np.arange(layout.num_blocks, dtype=np.int64)
     nb = layout.num_blocks
     bins = np.zeros(nbins.shape[0], dtype=np.int64)
-    from .kernels.partition import sp_search_blocks  # numba: the encoder only
-
     local = np.empty(nb, dtype=np.int64)
     steps = np.empty(nb, dtype=np.int64)
-    run_search(nb, lambda lo, hi, stop, done: sp_search_blocks(
-        k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
-        int(num_candidates), int(max_steps), bins, stop, done, lo, hi, local, steps), progress)
+    left = np.arange(nb)
+    if num_candidates == 0:  # SP-PFR: a small job is searched in numpy (``sp_numpy``: same results)
+        local, steps, finished = sp_numpy.search_small((k0, k1), block_ids, starts, lengths, a, b, c, nbins, strides,
+                                                       tstart, offset, cum, lrmax_p, max_steps, bins,
+                                                       progress=progress)
+        left = np.flatnonzero(~finished)
+    if left.shape[0] > 0:
+        from .kernels.partition import sp_search_blocks  # numba: only for jobs that are not small
+
+        found = np.empty(left.shape[0], dtype=np.int64)
+        drawn = np.empty(left.shape[0], dtype=np.int64)
+        done_before = nb - left.shape[0]
+        run_search(left.shape[0], lambda lo, hi, stop, done: sp_search_blocks(
+            k0, k1, block_ids[left], starts[left], lengths[left], a, b, c, nbins, strides, tstart, offset, cum,
+            lrmax_p, int(num_candidates), int(max_steps), bins, stop, done, lo, hi, found, drawn),
+            None if progress is None else lambda done, _: progress(done_before + done, nb))
+        local[left], steps[left] = found, drawn
     return bins, local, steps, strides, layout.block_sums(lrmax_p) / _LN2
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from .as241 import A, B, C, D, E, F
 from .seed import PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, STREAM_CANDIDATE, WORD_SHIFT, check_position, split_seed
 
-__all__ = ["philox_uniforms", "uniforms_at", "ndtri", "candidate_uniforms", "candidate_normals"]
+__all__ = ["philox_uniforms", "keyed_uniforms", "uniforms_at", "ndtri", "candidate_uniforms", "candidate_normals"]
 
 _MASK = np.uint64(0xFFFFFFFF)
 _32 = np.uint64(32)
@@ -42,7 +42,11 @@ def _uniforms_at(k0, k1, positions, blocks, streams):
 
 def philox_uniforms(seed, stream, block, start, count):
     """Uniforms start .. start+count-1 of (stream, block), as ``rng.uniforms`` gives them."""
-    k0, k1 = split_seed(seed)
+    return keyed_uniforms(*split_seed(seed), stream, block, start, count)
+
+
+def keyed_uniforms(k0, k1, stream, block, start, count):
+    """``philox_uniforms`` for the seed whose key words are (k0, k1) (``seed.split_seed``)."""
     check_position(stream, block, start, count)
     if count == 0:
         return np.empty(0)
