@@ -25,7 +25,9 @@ How the numpy search matches the kernel exactly:
 A target wider than the prior somewhere (an unbounded ratio) sends the job to the kernel.
 """
 
+import itertools
 import math
+import operator
 
 import numpy as np
 
@@ -42,12 +44,14 @@ _FIRST_CHUNK = 16 * BATCH
 _MAX_CHUNK = 256 * BATCH
 _MASK = np.uint64(0xFFFFFFFF)
 _32 = np.uint64(32)
-# Candidates a job may take in numpy before the rest goes to the kernel: about a quarter
-# of a second of numpy here, less than importing numba and loading its kernels.
-DEFAULT_BUDGET = 1 << 17
-# SP-PFR draws about 2^D_inf(Q||P') candidates per block: a job expected to need more than
-# this many budgets goes to the kernel at once.
-_EXPECTED_BUDGETS = 8
+# Candidates a job may take in numpy before the rest goes to the kernel: about 2.5 s of
+# numpy for 16 dimensions here, where a first run of the kernel compiles for 10-20 s and
+# a later one loads numba and the cached kernels in 1-2 s.
+DEFAULT_BUDGET = 1 << 20
+# SP-PFR draws about 2^D_inf(Q||P') candidates per block, sometimes twice that: a job
+# expected to need more than this many budgets goes to the kernel at once, so that the
+# numpy search seldom runs out of budget and leaves its work to the kernel.
+_EXPECTED_BUDGETS = 0.5
 
 
 def _boundary(k, nb):
@@ -229,10 +233,9 @@ def sp_block_numpy(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, 
         if n0 + count > budget:
             return None
         arrival = keyed_uniforms(k0, k1, STREAM_ARRIVAL, block, n0, count)
-        times = np.empty(count)
-        for i, v in enumerate(arrival.tolist()):
-            t -= math.log(v)
-            times[i] = t
+        # t -= log V one candidate after another, as the kernel sums
+        times = np.array(list(itertools.accumulate(map(math.log, arrival.tolist()), operator.sub, initial=t))[1:])
+        t = float(times[-1])
         log_t = np.log(times)
         ks = np.zeros((d, count), dtype=np.int64)
         bins_j = np.zeros(count, dtype=np.int64)

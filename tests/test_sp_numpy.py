@@ -89,13 +89,24 @@ def _latent(count=24, seed=8):
     return DiagonalGaussian(rng.normal(0.0, 0.7, count), rng.uniform(0.15, 0.35, count))
 
 
-@pytest.mark.parametrize("budget", [0, 30_000, 1 << 40])  # all to the kernel, split, all in numpy
+@pytest.mark.parametrize("budget", [0, 1_100, 1 << 40])  # all to the kernel, split, all in numpy
 def test_a_file_split_between_numpy_and_the_kernel_has_the_same_bytes(monkeypatch, budget):
-    target = _latent()
+    target = _latent(seed=12)  # 4 blocks of 6 dimensions: 12, 4,019, 925 and 264 steps
     monkeypatch.setattr(sp_numpy, "DEFAULT_BUDGET", 0)
     expected = partition.encode_partitioned(target, 41, block_dims=6).data
     monkeypatch.setattr(sp_numpy, "DEFAULT_BUDGET", budget)
+    monkeypatch.setattr(sp_numpy, "_EXPECTED_BUDGETS", 8)  # let numpy start on the job in every case
+    finished = []
+    search_small = sp_numpy.search_small
+
+    def recording(*args, **kwargs):
+        found = search_small(*args, **kwargs)
+        finished.append(found[2].tolist())
+        return found
+
+    monkeypatch.setattr(sp_numpy, "search_small", recording)
     assert partition.encode_partitioned(target, 41, block_dims=6).data == expected
+    assert finished == [{0: [False] * 4, 1_100: [True, False, False, False]}.get(budget, [True] * 4)]
 
 
 def test_a_model_item_coded_in_numpy_has_the_kernels_bytes(monkeypatch):
