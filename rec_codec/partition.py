@@ -220,7 +220,13 @@ def encoder_tables(target, prior, nbins):
     """
     a, b, c, lrmax = log_ratio_coefficients(target, prior)
     tstart = np.concatenate(([0], np.cumsum(nbins)[:-1])).astype(np.int64)
-    offset, cum, lrmax_p = sp_numpy.bin_tables(a, b, c, lrmax, nbins, tstart)  # the kernel's, in Python
+    if int(nbins.sum()) <= sp_numpy.SMALL_TABLES:  # the kernel's tables in Python: no numba for small jobs
+        offset, cum, lrmax_p = sp_numpy.bin_tables(a, b, c, lrmax, nbins, tstart)
+    else:
+        from .kernels.partition import bin_tables  # numba
+
+        offset, cum, lrmax_p = np.empty(int(nbins.sum())), np.empty(int(nbins.sum())), np.empty(nbins.shape[0])
+        bin_tables(a, b, c, lrmax, nbins, tstart, offset, cum, lrmax_p)
     return a, b, c, tstart, offset, cum, lrmax_p
 
 

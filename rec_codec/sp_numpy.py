@@ -25,6 +25,7 @@ How the numpy search matches the kernel exactly:
 A target wider than the prior somewhere (an unbounded ratio) sends the job to the kernel.
 """
 
+import functools
 import itertools
 import math
 import operator
@@ -35,8 +36,9 @@ from .interrupts import stopped_by_signals
 from .philox_numpy import _philox, _to_uniform, keyed_uniforms, ndtri
 from .seed import STREAM_ARRIVAL, STREAM_BIN, WORD_SHIFT
 
-__all__ = ["DEFAULT_BUDGET", "bin_tables", "sp_block_numpy", "search_small"]
+__all__ = ["DEFAULT_BUDGET", "SMALL_TABLES", "bin_tables", "sp_block_numpy", "search_small"]
 
+SMALL_TABLES = 4096  # bins in all up to which ``bin_tables`` is worth computing in Python
 BATCH = 64  # kernels.partition.BATCH
 _LOG_SLACK = 1e-9  # kernels.partition._LOG_SLACK, added to D'_inf in the stopping rule
 _SLACK = 1e-9  # relative: approximate scores this close to the best are replayed exactly
@@ -54,11 +56,14 @@ DEFAULT_BUDGET = 1 << 20
 _EXPECTED_BUDGETS = 0.5
 
 
-def _boundary(k, nb):
-    """kernels.partition.bin_boundary: Phi^-1(k / nb) from the nearer tail."""
-    if 2 * k <= nb:
-        return float(ndtri(np.array([k / nb]))[0])
-    return -float(ndtri(np.array([(nb - k) / nb]))[0])
+@functools.lru_cache(maxsize=256)
+def _boundaries(nb):
+    """kernels.partition.bin_boundary(k, nb) for k = 1 .. nb - 1: Phi^-1(k / nb) from the
+    nearer tail, then +inf (the upper end of the last bin)."""
+    k = np.arange(1, nb)
+    lower = 2 * k <= nb
+    z = ndtri(np.where(lower, k / nb, (nb - k) / nb))
+    return tuple(np.where(lower, z, -z).tolist()) + (math.inf,)
 
 
 def bin_tables(a, b, c, lrmax, nbins, tstart):
@@ -89,8 +94,7 @@ def bin_tables(a, b, c, lrmax, nbins, tstart):
         lo = -math.inf
         top = -math.inf
         peaks = []
-        for k in range(nb):
-            hi = _boundary(k + 1, nb) if k < nb - 1 else math.inf
+        for hi in _boundaries(nb):
             z = min(max(mode, lo), hi)
             lm = ad + (bd + cd * z) * z
             peaks.append(lm)
