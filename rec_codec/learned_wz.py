@@ -230,15 +230,17 @@ class LearnedWZ:
     def encoder_logits(self, x):
         """Logits of p(u | x) for x (n, dx) in the source's units (a modulo model's encoder
         is deterministic: 0 for its index, -inf for the others)."""
-        a = self.arrays
-        xn = (x - a["x_mean"]) / a["x_scale"]
         if self.architecture == "modulo":
-            u = wz_modulo.indices(xn[:, 0], a["enc_step"][0], a["enc_offset"][0], self.codewords)
-            return np.where(np.arange(self.codewords)[None, :] == u[:, None], 0.0, -np.inf)
-        return _mlp(a, "enc", xn)[0]
+            return np.where(np.arange(self.codewords)[None, :] == self.indices(x)[:, None], 0.0, -np.inf)
+        a = self.arrays
+        return _mlp(a, "enc", (x - a["x_mean"]) / a["x_scale"])[0]
 
     def indices(self, x):
         """u = argmax p(u | x), int64 (n,)."""
+        if self.architecture == "modulo":
+            a = self.arrays
+            xn = (x[:, 0] - a["x_mean"][0]) / a["x_scale"][0]
+            return wz_modulo.indices(xn, a["enc_step"][0], a["enc_offset"][0], self.codewords)
         return np.argmax(self.encoder_logits(x), axis=1).astype(np.int64)
 
     def reconstruct(self, u, y):

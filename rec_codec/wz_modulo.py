@@ -105,12 +105,18 @@ def fit_density(xn, yn):
     return {"dec_line": line, "dec_edges": edges, "dec_y_edges": y_edges, "dec_density": density}
 
 
-def _cumulative(edges, density, group, t):
-    """Mass and first moment of each row ``group`` of the density below t (clipped to the edges)."""
+def _cumulative_tables(edges, density):
+    """Mass and first moment of each row of the density below each edge: two (rows, bins + 1)."""
     width = edges[1] - edges[0]
-    mass = np.concatenate([np.zeros((density.shape[0], 1)), np.cumsum(density * width, axis=1)], axis=1)
-    moment = np.concatenate([np.zeros((density.shape[0], 1)),
-                             np.cumsum(density * (edges[1:] ** 2 - edges[:-1] ** 2) / 2, axis=1)], axis=1)
+    zero = np.zeros((density.shape[0], 1))
+    mass = np.concatenate([zero, np.cumsum(density * width, axis=1)], axis=1)
+    moment = np.concatenate([zero, np.cumsum(density * (edges[1:] ** 2 - edges[:-1] ** 2) / 2, axis=1)], axis=1)
+    return mass, moment
+
+
+def _below(edges, density, tables, group, t):
+    """Mass and first moment of row ``group`` of the density below t (clipped to the edges)."""
+    mass, moment = tables
     t = np.clip(t, edges[0], edges[-1])
     i = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, density.shape[1] - 1)
     f = density[group, i]
@@ -122,6 +128,7 @@ def decode(arrays, u, yn, step, offset, cosets):
     and first moment of e = x' - a y' - b over every cell of index u within the histogram,
     summed; where none has mass, a y' + b."""
     edges, density = arrays["dec_edges"], arrays["dec_density"]
+    tables = _cumulative_tables(edges, density)
     group = np.searchsorted(arrays["dec_y_edges"], yn)
     centre = arrays["dec_line"][0] * yn + arrays["dec_line"][1]
     period = cosets * step
@@ -130,8 +137,8 @@ def decode(arrays, u, yn, step, offset, cosets):
     moment = np.zeros_like(centre)
     for k in range(int(math.ceil((edges[-1] - edges[0]) / period)) + 3):
         lo = (u + cosets * (first + k) - offset) * step - centre
-        mass_lo, moment_lo = _cumulative(edges, density, group, lo)
-        mass_hi, moment_hi = _cumulative(edges, density, group, lo + step)
+        mass_lo, moment_lo = _below(edges, density, tables, group, lo)
+        mass_hi, moment_hi = _below(edges, density, tables, group, lo + step)
         mass += mass_hi - mass_lo
         moment += moment_hi - moment_lo
     return centre + np.where(mass > 0, moment / np.where(mass > 0, mass, 1.0), 0.0)

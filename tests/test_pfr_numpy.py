@@ -11,6 +11,7 @@ from rec_codec.blocks import layout_fixed
 from rec_codec.distributions import DiagonalGaussian, log_ratio_coefficients
 from rec_codec.kernels.pfr import pfr_block
 from rec_codec.seed import split_seed
+from sigint import sigint_after
 
 
 def _block(rng, d):
@@ -81,22 +82,12 @@ def test_a_small_encode_loads_no_numba(tmp_path):
 
 
 def test_a_signal_stops_the_numpy_search():
-    import os
-    import signal
-    import threading
-
     from rec_codec.errors import Interrupted
 
     target = DiagonalGaussian(np.full(8, 0.7), np.full(8, 0.12))  # D_inf 27 bits: minutes in numpy
     coefficients = log_ratio_coefficients(target, DiagonalGaussian(np.zeros(8), np.ones(8)))
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(Interrupted):
-            pfr_numpy.search_small(3, layout_fixed(8, 8), np.arange(1), *coefficients, 10**12, budget=1 << 40)
-    finally:
-        timer.cancel()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with sigint_after(0.5), pytest.raises(Interrupted):
+        pfr_numpy.search_small(3, layout_fixed(8, 8), np.arange(1), *coefficients, 10**12, budget=1 << 40)
 
 
 def test_a_job_expected_to_be_large_goes_to_the_kernel_whole():

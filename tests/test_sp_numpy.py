@@ -1,11 +1,8 @@
 """The numpy bin tables and search of small SP-PFR jobs give the kernel's results, and a small
 job loads no numba."""
 
-import os
-import signal
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -16,6 +13,7 @@ from rec_codec.distributions import DiagonalGaussian, log_ratio_coefficients
 from rec_codec.errors import Interrupted
 from rec_codec.kernels.partition import bin_tables, sp_block
 from rec_codec.seed import split_seed
+from sigint import sigint_after
 
 
 def _tables(rng, d, wide=False):
@@ -137,16 +135,10 @@ def test_a_signal_stops_the_numpy_search():
     nbins = np.full(8, 2, dtype=np.int64)  # coarse bins: D_inf(Q||P') about 24 bits, minutes in numpy
     a, b, c, tstart, offset, cum, lrmax_p = partition.encoder_tables(target, prior, nbins)
     layout = layout_fixed(8, 8)
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        with pytest.raises(Interrupted):
-            sp_numpy.search_small(split_seed(3), np.arange(1), layout.starts, layout.lengths, a, b, c, nbins,
-                                  np.cumprod(np.r_[1, nbins[:-1]]), tstart, offset, cum, lrmax_p, 10**12,
-                                  np.zeros(8, dtype=np.int64), budget=1 << 40)
-    finally:
-        timer.cancel()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with sigint_after(0.5), pytest.raises(Interrupted):
+        sp_numpy.search_small(split_seed(3), np.arange(1), layout.starts, layout.lengths, a, b, c, nbins,
+                              np.cumprod(np.r_[1, nbins[:-1]]), tstart, offset, cum, lrmax_p, 10**12,
+                              np.zeros(8, dtype=np.int64), budget=1 << 40)
 
 
 def test_a_job_expected_to_be_large_goes_to_the_kernel_whole():
