@@ -8,7 +8,7 @@ import click
 from rec_codec import batch, container
 from rec_codec.errors import InputError
 from rec_codec.io import load_gaussian, npy_bytes
-from rec_codec.model import load_model
+from rec_codec.model import MAX_COMPONENTS, load_model
 from rec_codec.training import DEFAULT_MODEL_BLOCK_BITS, DEFAULT_MODEL_DINF_LIMIT, train_model
 from reccodec_cli.conventions import SEED, default_output, echo_json, report_summary, threads_option
 from reccodec_cli.failures import friendly_errors
@@ -124,15 +124,19 @@ def describe(data):
 @click.option("--margin-bits", type=click.FloatRange(0, 32),
               help="sp-pfr: bits between a block's MI and log2 of its bins [default: chosen on the data].")
 @click.option("--fit-prior/--no-fit-prior", default=True, show_default=True,
-              help="Draw candidates from a Gaussian fitted to the training posteriors (wider than each).")
+              help="Draw candidates from Gaussians fitted to the training posteriors (wider than each), "
+                   "not from the prior.")
+@click.option("--components", type=click.IntRange(1, MAX_COMPONENTS), metavar="K",
+              help="Coding Gaussians fitted to clusters of the training posteriors; each item is coded "
+                   "against its cheapest [default: chosen on the data].")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the training searches.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model's description as one JSON object.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or summary.")
 @threads_option
 @friendly_errors
-def train_command(train, output, algorithm, prior_path, block_bits, dinf_limit, margin_bits, fit_prior, seed,
-                  as_json, force, quiet):
+def train_command(train, output, algorithm, prior_path, block_bits, dinf_limit, margin_bits, fit_prior, components,
+                  seed, as_json, force, quiet):
     """Make a codec model from training posteriors (mean, std of shape [items, ...]).
 
     \b
@@ -149,12 +153,13 @@ def train_command(train, output, algorithm, prior_path, block_bits, dinf_limit, 
     progress = None if quiet or as_json else (lambda stage: click.echo(f"training: {stage}", err=True))
     model = train_model(items.mean, items.std, seed=seed, prior=prior, algorithm=algorithm,
                         block_bits=block_bits, dinf_limit=dinf_limit, margin_bits=margin_bits,
-                        fit_coding_prior=fit_prior, progress=progress)
+                        fit_coding_prior=fit_prior, components=components, progress=progress)
     write_output(output, model.to_bytes(), force)
     described = model.describe()
     if as_json:
         echo_json(described)
     elif not quiet:
-        click.echo(f"model {described['id']}: {described['blocks']} blocks over {described['dims']} dimensions, "
+        click.echo(f"model {described['id']}: {described['components']} coding components, "
+                   f"{described['blocks']} blocks over {described['dims']} dimensions, "
                    f"training KL {described['training_kl_bits_mean']:.1f} bits per item, records "
                    f"{described['training_record_bits_mean']:.1f} bits", err=True)

@@ -209,7 +209,7 @@ def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK
         for item in coded[lo:lo + chunk_items]:
             write_item(writer, model, item)
         chunks.append(writer.finish())
-    samples = np.stack([item_samples(model, seeds[i], item.lengths, item.bins, item.indices)
+    samples = np.stack([item_samples(model, seeds[i], item.component, item.lengths, item.bins, item.indices)
                         for i, item in enumerate(coded)])
     narrowed = np.array([item.narrowed for item in coded], dtype=np.int64)
     flags = (_FLAG_APPROXIMATE if narrowed.any() else 0) | (_FLAG_SOURCE_HASH if source_hash is not None else 0)

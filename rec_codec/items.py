@@ -2,6 +2,8 @@
 
 An item is one target of the model's shape. The encoder, for every item:
 
+0. **picks** its coding component k (``components.choose_components``) and codes it
+   against P_k from then on (a model with one component has nothing to pick);
 1. **narrows** each dimension whose posterior is too wide for the coding distribution
    P_c (``narrowing``: D_inf(q_d||p_c,d) infinite or more than the model's
    ``narrow_slack`` bits over the dimension's KL); the item is then approximate, within
@@ -11,7 +13,8 @@ An item is one target of the model's shape. The encoder, for every item:
    2^dinf_limit candidates;
 3. **searches** every resulting block with SP-PFR (or PFR for a pfr model), keyed by the
    item's own seed, with the block's place among the item's blocks as counter field;
-4. **writes** its symbols: the halving flags (one frequency table per depth), then for each
+4. **writes** its symbols: the component k under the model's component frequencies (no
+   bits when there is one), the halving flags (one frequency table per depth), then for each
    block the bin k_d of every dimension with J_d > 1 (uniform over J_d: exact bits) and the
    index n within the bin, as the octave b of n + 1 = 2^b + r under the block's table and
    r uniform over 2^b.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import narrowing, sp_numpy
+from .components import choose_components
 from .blocks import BlockLayout, halve_blocks, halving_leaves
 from .distributions import DiagonalGaussian, kl_bits, log_ratio_coefficients
 from .errors import InputError
@@ -39,7 +43,8 @@ from .rebuild import sp_candidate_values  # numpy: decoding needs no numba
 from .record_coder import cumulative_table
 from .seed import split_seed
 
-__all__ = ["ITEM_SEED_DOMAIN", "CodedItem", "item_seed", "check_items", "narrow_stds", "encode_items",
+__all__ = ["ITEM_SEED_DOMAIN", "CodedItem", "item_seed", "check_items", "pick_components", "narrow_stds",
+           "encode_items",
            "write_item", "read_item", "item_samples"]
 
 ITEM_SEED_DOMAIN = b"reccodec/item-seed/v1"
@@ -61,6 +66,7 @@ class CodedItem:
     """One item's choice and figures.
 
     Attributes:
+        component (int): its coding component.
         lengths, depths, parents (np.ndarray): its blocks after halving (``halving_leaves``).
         flags, flag_depths (np.ndarray): the halving flags in preorder, with their depths.
         bins (np.ndarray): int64 k_d of every dimension (0 where J_d = 1).
@@ -70,6 +76,7 @@ class CodedItem:
         kl_bits (float): KL(Q||P) to the user's prior; coding_kl_bits: KL(Q||P_c).
     """
 
+    component: int
     lengths: np.ndarray
     depths: np.ndarray
     parents: np.ndarray
@@ -116,18 +123,33 @@ def check_items(model, mean, std):
     return flat_mean, flat_std
 
 
-def narrow_stds(model, mean, std, strict=False):
-    """``narrowing.narrow_stds`` against the model's coding distribution and slack, with
-    errors that name the item."""
-    return narrowing.narrow_stds(mean, std, model.coding_mean, model.coding_std, model.narrow_slack, strict,
-                                 against="the model's coding std")
+def pick_components(model, mean, std):
+    """Each item's coding component (``components.choose_components``), int64 [items]."""
+    return choose_components(mean, std, model.component_freqs, model.coding_mean, model.coding_std,
+                             model.narrow_slack)
+
+
+def narrow_stds(model, mean, std, components, strict=False):
+    """``narrowing.narrow_stds`` against each item's coding component and the model's slack,
+    with errors that name the item."""
+    if model.num_components == 1:
+        return narrowing.narrow_stds(mean, std, model.coding_mean[0], model.coding_std[0], model.narrow_slack,
+                                     strict, against="the model's coding std")
+    out, narrowed, tv = std.copy(), np.zeros(mean.shape[0], dtype=np.int64), np.zeros(mean.shape[0])
+    for k in np.unique(components).tolist():
+        rows = np.flatnonzero(components == k)
+        out[rows], narrowed[rows], tv[rows] = narrowing.narrow_stds(
+            mean[rows], std[rows], model.coding_mean[k], model.coding_std[k], model.narrow_slack, strict,
+            against=f"the model's coding std (component {k})",
+            item_name=None if mean.shape[0] == 1 else rows.__getitem__)
+    return out, narrowed, tv
 
 
 @functools.lru_cache(maxsize=16)
 def _tables(model):
-    """Cumulative frequency tables of the model: (index tables, halving tables)."""
+    """Cumulative frequency tables of the model: (index tables, halving tables, component table)."""
     return ([cumulative_table(row) for row in model.index_freqs],
-            [cumulative_table(row) for row in model.halving_freqs])
+            [cumulative_table(row) for row in model.halving_freqs], cumulative_table(model.component_freqs))
 
 
 def _index_table(model, parent, depth):
@@ -144,14 +166,14 @@ def _strides(nbins, starts, lengths):
     return strides
 
 
-def _block_dinf(model, target, coding):
+def _block_dinf(model, target, coding, components):
     """Per flat dimension, its share of a block's D_inf(Q||P') in bits, and the search tables."""
     if model.algorithm == "pfr":
         a, b, c, lrmax = log_ratio_coefficients(target, coding)
         return lrmax / _LN2, (a, b, c, lrmax)
     from .partition import encoder_tables
 
-    nbins = np.tile(model.nbins, target.size // model.num_dims)
+    nbins = model.nbins[components].ravel()
     tables = encoder_tables(target, coding, nbins)
     return tables[-1] / _LN2, tables + (nbins,)
 
@@ -174,15 +196,16 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
 
     max_steps = check_max_steps(max_steps)
     count, dims = mean.shape
-    check_target_range(DiagonalGaussian(mean, std), DiagonalGaussian(np.broadcast_to(model.coding_mean, mean.shape),
-                                                                     np.broadcast_to(model.coding_std, mean.shape)))
+    components = pick_components(model, mean, std)
+    coding_mean, coding_std = model.coding_mean[components], model.coding_std[components]
+    check_target_range(DiagonalGaussian(mean, std), DiagonalGaussian(coding_mean, coding_std))
     kl = kl_bits(DiagonalGaussian(mean, std), DiagonalGaussian(np.broadcast_to(model.prior_mean, mean.shape),
                                                               np.broadcast_to(model.prior_std, mean.shape)))
-    narrowed_std, narrowed, tv = narrow_stds(model, mean, std, strict)
+    narrowed_std, narrowed, tv = narrow_stds(model, mean, std, components, strict)
     target = DiagonalGaussian(mean.ravel(), narrowed_std.ravel())
-    coding = DiagonalGaussian(np.tile(model.coding_mean, count), np.tile(model.coding_std, count))
+    coding = DiagonalGaussian(coding_mean.ravel(), coding_std.ravel())
     coding_kl = kl_bits(target, coding).reshape(count, dims).sum(axis=1)
-    dinf, tables = _block_dinf(model, target, coding)
+    dinf, tables = _block_dinf(model, target, coding, components)
     dinf = dinf.reshape(count, dims)
     layout = BlockLayout(model.block_lengths)
     plans = []
@@ -238,7 +261,7 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
         raise InputError(f"item {item_of[j]}: block {block_ids[j]} ran past {max_steps} candidates")
     bounds = np.concatenate(([0], np.cumsum(per_item)))
     bins = bins.reshape(count, dims)
-    return [CodedItem(*plans[i], bins=bins[i], indices=indices[bounds[i]:bounds[i + 1]],
+    return [CodedItem(int(components[i]), *plans[i], bins=bins[i], indices=indices[bounds[i]:bounds[i + 1]],
                       steps=steps[bounds[i]:bounds[i + 1]], narrowed=int(narrowed[i]), tv_bound=float(tv[i]),
                       kl_bits=float(kl[i].sum()), coding_kl_bits=float(coding_kl[i]))
             for i in range(count)]
@@ -246,15 +269,18 @@ def encode_items(model, mean, std, seeds, strict=False, max_steps=DEFAULT_MAX_ST
 
 def write_item(writer, model, item):
     """Put one item's symbols into a ``RecordWriter``."""
-    index_tables, halving_tables = _tables(model)
+    index_tables, halving_tables, component_table = _tables(model)
     levels = len(halving_tables)
+    if model.num_components > 1:
+        writer.categorical(item.component, component_table)
     for flag, depth in zip(item.flags.tolist(), item.flag_depths.tolist()):
         writer.categorical(flag, halving_tables[min(depth, levels - 1)])
     start = 0
+    nbins = model.nbins[item.component]
     for length, depth, parent, n in zip(item.lengths.tolist(), item.depths.tolist(), item.parents.tolist(),
                                         item.indices.tolist()):
         for d in range(start, start + length):
-            writer.uniform(item.bins[d], model.nbins[d])
+            writer.uniform(item.bins[d], nbins[d])
         octave = (n + 1).bit_length() - 1
         writer.categorical(octave, index_tables[_index_table(model, parent, depth)])
         writer.uniform(n + 1 - (1 << octave), 1 << octave)
@@ -262,30 +288,32 @@ def write_item(writer, model, item):
 
 
 def read_item(reader, model):
-    """One item's (lengths, bins, indices) from a ``RecordReader``."""
-    index_tables, halving_tables = _tables(model)
+    """One item's (component, lengths, bins, indices) from a ``RecordReader``."""
+    index_tables, halving_tables, component_table = _tables(model)
     levels = len(halving_tables)
+    component = reader.categorical(component_table) if model.num_components > 1 else 0
     lengths, depths, parents = halving_leaves(
         BlockLayout(model.block_lengths), lambda depth: reader.categorical(halving_tables[min(depth, levels - 1)]))
     bins = np.zeros(model.num_dims, dtype=np.int64)
     indices = np.empty(lengths.shape[0], dtype=np.int64)
     start = 0
-    nbins = model.nbins.tolist()
+    nbins = model.nbins[component].tolist()
     for i, (length, depth, parent) in enumerate(zip(lengths.tolist(), depths.tolist(), parents.tolist())):
         for d in range(start, start + length):
             bins[d] = reader.uniform(nbins[d])
         octave = reader.categorical(index_tables[_index_table(model, parent, depth)])
         indices[i] = (1 << octave) - 1 + reader.uniform(1 << octave)
         start += length
-    return lengths, bins, indices
+    return component, lengths, bins, indices
 
 
-def item_samples(model, seed, lengths, bins, indices):
+def item_samples(model, seed, component, lengths, bins, indices):
     """The sample an item's choice names, flat float64: the decoder's output and the encoder's.
 
     Args:
         model (CodecModel): the model.
         seed (int): the item's seed.
+        component (int): its coding component.
         lengths (np.ndarray): its blocks after halving.
         bins, indices (np.ndarray): its bins and per-block indices.
     """
@@ -293,7 +321,8 @@ def item_samples(model, seed, lengths, bins, indices):
     block_ids = np.arange(lengths.shape[0], dtype=np.int64)
     if model.algorithm == "pfr":
         z = candidate_normals(seed, block_ids, lengths, indices)
-        return model.coding_mean + model.coding_std * z
+        return model.coding_mean[component] + model.coding_std[component] * z
     starts = (np.cumsum(lengths) - lengths).astype(np.int64)
-    return sp_candidate_values(seed, block_ids, starts, lengths, model.nbins, _strides(model.nbins, starts, lengths),
-                               bins, indices, model.coding_mean, model.coding_std)
+    nbins = model.nbins[component]
+    return sp_candidate_values(seed, block_ids, starts, lengths, nbins, _strides(nbins, starts, lengths), bins, indices,
+                               model.coding_mean[component], model.coding_std[component])

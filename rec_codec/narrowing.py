@@ -41,7 +41,8 @@ def _tv_same_mean(wide, narrow):
     return math.erf(t / (narrow * math.sqrt(2))) - math.erf(t / (wide * math.sqrt(2)))
 
 
-def narrow_stds(mean, std, m, s, slack=DEFAULT_SLACK_BITS, strict=False, against="the prior std", dim_name=str):
+def narrow_stds(mean, std, m, s, slack=DEFAULT_SLACK_BITS, strict=False, against="the prior std", dim_name=str,
+                item_name=None):
     """Stds with every too-wide dimension narrowed (see the module docstring).
 
     Args:
@@ -51,6 +52,8 @@ def narrow_stds(mean, std, m, s, slack=DEFAULT_SLACK_BITS, strict=False, against
         strict (bool): refuse instead of narrowing.
         against (str): what to call s in messages.
         dim_name (callable): flat dimension index -> its name in messages.
+        item_name (callable or None): row -> the item's number in messages (default: the
+            row, and no item named when there is one row).
     Returns:
         (std, narrowed, tv_bound): the new stds, the count of narrowed dimensions per item
         (int64) and the TV bound per item (float64, at most 1).
@@ -64,7 +67,9 @@ def narrow_stds(mean, std, m, s, slack=DEFAULT_SLACK_BITS, strict=False, against
         return std, narrowed, tv
     if strict:
         item, dim = np.argwhere(needs)[0]
-        where = f"dimension {dim_name(dim)}" if mean.shape[0] == 1 else f"item {item}, dimension {dim_name(dim)}"
+        where = f"dimension {dim_name(dim)}"
+        if item_name is not None or mean.shape[0] > 1:
+            where = f"item {item if item_name is None else item_name(item)}, {where}"
         raise InputError(
             f"{where}: target std {std[item, dim]:g} (mean {mean[item, dim]:g}) is too wide for exact coding "
             f"against {against} {s[dim]:g}; without --strict it is coded with a slightly narrowed std and "

@@ -67,20 +67,21 @@ def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT
 
 DEFAULT_MODEL_BLOCK_BITS = 64.0
 DEFAULT_MODEL_DINF_LIMIT = 18.0
-# The coding std is the aggregate posterior's, and at least each training std, times this.
-# Measured on the digits VAE: 1.1 costs 0.28 bits of KL per item and gives the fewest bits
-# (1.0 on the aggregate: more halved blocks; 1.2-1.5: more KL), and it keeps posteriors a
-# hair wider than the prior (as real VAEs have) at a finite D_inf.
-WIDEN = 1.1
 _MARGINS = (0.0, 1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0)
 _MARGIN_TRIAL_ITEMS = 256
 
 
-def _coding_distribution(mean, std, prior_mean, prior_std, fit):
+def _coding_components(mean, std, prior_mean, prior_std, fit, components, seed):
+    """((component_freqs, coding_mean [K, dims], coding_std [K, dims]), report)."""
+    from .model import INDEX_TOTAL_BITS
+    from .components import fit_components
+    from .record_coder import quantize_frequencies
+
     if not fit:
-        return prior_mean.copy(), prior_std.copy()
-    aggregate = np.sqrt(mean.var(axis=0) + (std**2).mean(axis=0))
-    return mean.mean(axis=0), WIDEN * np.maximum(aggregate, std.max(axis=0))
+        return (None, prior_mean[None].copy(), prior_std[None].copy()), {}
+    weights, coding_mean, coding_std, report = fit_components(mean, std, seed, components)
+    freqs = quantize_frequencies(weights, INDEX_TOTAL_BITS) if weights.shape[0] > 1 else None
+    return (freqs, coding_mean, coding_std), report
 
 
 def _table(counts, total_bits, floor):
@@ -90,11 +91,11 @@ def _table(counts, total_bits, floor):
     return quantize_frequencies(counts + floor * max(counts.sum(), 1.0) / counts.size, total_bits)
 
 
-def _fit_tables(model, coded, CodecModel):
-    """The model with index and halving tables fitted on coded training items."""
+def _fit_tables(nb, coded):
+    """Index and halving tables (index_freqs, halving_freqs) fitted on coded training items
+    of a model with ``nb`` blocks."""
     from .model import INDEX_TOTAL_BITS, N_OCTAVES
 
-    nb = model.num_blocks
     depth_levels = max(1, max((int(item.depths.max()) for item in coded), default=0))
     counts = np.zeros((nb + depth_levels, N_OCTAVES))
     max_depth = max((int(item.flag_depths.max()) for item in coded if item.flag_depths.size), default=0)
@@ -109,8 +110,12 @@ def _fit_tables(model, coded, CodecModel):
     smoothed = counts + 2.0 * (pooled + 0.05) / (pooled.sum() + 0.05 * N_OCTAVES)
     index_freqs = np.stack([_table(row, INDEX_TOTAL_BITS, 0.0) for row in smoothed])
     halving_freqs = np.stack([_table(row + 0.5, INDEX_TOTAL_BITS, 0.0) for row in flag_counts])
+    return index_freqs, halving_freqs
+
+
+def _with(model, CodecModel, **changes):
     fields = {name: getattr(model, name) for name in model.__dataclass_fields__}
-    fields.update(index_freqs=index_freqs, halving_freqs=halving_freqs)
+    fields.update(changes)
     return CodecModel(**fields)
 
 
@@ -150,11 +155,11 @@ def _record_bits(model, coded):
 
 
 def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", block_bits=DEFAULT_MODEL_BLOCK_BITS,
-                dinf_limit=DEFAULT_MODEL_DINF_LIMIT, margin_bits=None, fit_coding_prior=True,
+                dinf_limit=DEFAULT_MODEL_DINF_LIMIT, margin_bits=None, fit_coding_prior=True, components=None,
                 narrow_slack=DEFAULT_SLACK_BITS, progress=None):
     """Make a codec model from training posteriors.
 
-    The coding distribution, the MI profile, the block layout (contiguous dimensions grouped
+    The coding components (``components.fit_components``), the MI profile, the block layout (contiguous dimensions grouped
     by their mean KL up to ``block_bits``) and the bins J_d come from the training targets;
     the index and halving tables from coding them, each with its own item seed of ``seed``.
     Without ``margin_bits``, the margin between a block's MI and log2 J is chosen among
@@ -168,8 +173,10 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         block_bits (float): mean KL per block.
         dinf_limit (float): blocks whose D_inf(Q||P') passes this many bits are halved.
         margin_bits (float or None): bits between a block's MI and log2 J (sp-pfr).
-        fit_coding_prior (bool): draw candidates from a Gaussian fitted to the training
+        fit_coding_prior (bool): draw candidates from Gaussians fitted to the training
             posteriors (default) rather than from the prior.
+        components (int or None): how many coding components (K); None chooses K by
+            cross-validation (``components.fit_components``).
         narrow_slack (float): see ``items.narrow_stds``.
         progress (callable or None): progress(stage) with a short text.
     Returns:
@@ -188,6 +195,12 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
                                    ("narrow_slack", narrow_slack, 1, 64)):
         if not (isinstance(value, (int, float)) and low <= value <= high):
             raise InputError(f"{name} must be in [{low}, {high}], got {value!r}")
+    from .model import MAX_COMPONENTS
+
+    if components is not None and not (isinstance(components, int) and 1 <= components <= MAX_COMPONENTS):
+        raise InputError(f"components must be an integer in [1, {MAX_COMPONENTS}], got {components!r}")
+    if not fit_coding_prior and components not in (None, 1):
+        raise InputError("coding components are fitted to the training posteriors: drop --no-fit-prior")
     mean, std = np.asarray(train_mean, dtype=np.float64), np.asarray(train_std, dtype=np.float64)
     if mean.ndim < 2 or mean.shape != std.shape or mean.shape[0] < 1:
         raise InputError(f"training targets need mean and std of one shape (N, ...), got {mean.shape} and {std.shape}")
@@ -198,43 +211,99 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
     prior_mean, prior_std = prior.mean.ravel(), prior.std.ravel()
     count = mean.shape[0]
     mean, std = mean.reshape(count, -1), std.reshape(count, -1)
-    coding_mean, coding_std = _coding_distribution(mean, std, prior_mean, prior_std, fit_coding_prior)
-    base = dict(shape=shape, prior_mean=prior_mean, prior_std=prior_std, coding_mean=coding_mean,
-                coding_std=coding_std, dinf_limit=float(dinf_limit), narrow_slack=float(narrow_slack),
-                nbins=np.ones(mean.shape[1], dtype=np.int64))
-    probe = _untrained(CodecModel, algorithm="pfr", block_lengths=np.array([mean.shape[1]]), **base)
+    probe = _untrained(CodecModel, algorithm="pfr", block_lengths=np.array([mean.shape[1]]), shape=shape,
+                       prior_mean=prior_mean, prior_std=prior_std, coding_mean=prior_mean, coding_std=prior_std,
+                       dinf_limit=float(dinf_limit), narrow_slack=float(narrow_slack),
+                       nbins=np.ones(mean.shape[1], dtype=np.int64))
     mean, std = check_items(probe, mean.reshape((count,) + shape), std.reshape((count,) + shape))
-    coding = DiagonalGaussian(np.broadcast_to(coding_mean, mean.shape), np.broadcast_to(coding_std, mean.shape))
-    from .distributions import kl_bits
+    if progress is not None:
+        progress("coding components")
+    final, components_cv = _coding_components(mean, std, prior_mean, prior_std, fit_coding_prior, components, seed)
+    base = dict(shape=shape, prior_mean=prior_mean, prior_std=prior_std, dinf_limit=float(dinf_limit),
+                narrow_slack=float(narrow_slack))
 
-    profile = kl_bits(DiagonalGaussian(mean, std), coding).mean(axis=0)
+    def model_with(coding, block_lengths, nbins, algorithm="pfr"):
+        freqs, coding_mean, coding_std = coding
+        nbins = np.asarray(nbins)
+        return _untrained(CodecModel, algorithm=algorithm, block_lengths=block_lengths, coding_mean=coding_mean,
+                          coding_std=coding_std, component_freqs=freqs,
+                          nbins=nbins if nbins.ndim == 2 else np.tile(nbins, (coding_mean.shape[0], 1)), **base)
+
+    # Everything fitted on how items code (the profile, hence the layout and bins, the
+    # margin and the tables) comes from items coded as new items will be: with one
+    # component, against it; with several, each half of the items against components
+    # fitted on the other half, so that their KL is not the fitted items' optimism.
+    if final[1].shape[0] == 1:
+        folds = [(np.arange(count), final)]
+    else:
+        order = np.random.default_rng(seed).permutation(count)
+        halves = (np.sort(order[: count // 2]), np.sort(order[count // 2:]))
+        folds = [(halves[1 - h], _coding_components(mean[halves[h]], std[halves[h]], prior_mean, prior_std, True,
+                                                   final[1].shape[0], seed)[0]) for h in (0, 1)]
+    from .distributions import kl_bits
+    from .items import pick_components
+
+    item_kl = np.empty_like(mean)
+    for rows, coding in folds:
+        picked = pick_components(model_with(coding, np.array([mean.shape[1]]), np.ones(mean.shape[1])),
+                                 mean[rows], std[rows])
+        item_kl[rows] = kl_bits(DiagonalGaussian(mean[rows], std[rows]),
+                                DiagonalGaussian(coding[1][picked], coding[2][picked]))
+    profile = item_kl.mean(axis=0)
+
+    def component_profiles(coding, rows):
+        """Each component's profile: its own items' mean KL, plus the gap between the held-out
+        and the in-sample profile, drawn towards the profile of all items."""
+        picked = pick_components(model_with(coding, np.array([mean.shape[1]]), np.ones(mean.shape[1])),
+                                 mean[rows], std[rows])
+        kl = kl_bits(DiagonalGaussian(mean[rows], std[rows]), DiagonalGaussian(coding[1][picked], coding[2][picked]))
+        gap = profile - kl.mean(axis=0)
+        out = []
+        for k in range(coding[1].shape[0]):
+            mine = kl[picked == k]
+            out.append((mine.sum(axis=0) + 10.0 * (profile - gap)) / (mine.shape[0] + 10.0) + gap)
+        return out
+    fold_fits = [np.setdiff1d(np.arange(count), rows) if len(folds) > 1 else rows for rows, _ in folds]
+    profiles_of = [component_profiles(coding, fit) for (rows, coding), fit in zip(folds, fold_fits)]
+    final_profiles = component_profiles(final, np.arange(count))
     layout = layout_by_budget(profile, np.zeros_like(profile), float(block_bits), math.inf)
     seeds = [item_seed(seed, i) for i in range(count)]
 
-    def model_with(margin):
-        fields = dict(base, algorithm=algorithm, block_lengths=layout.lengths)
-        if algorithm == "sp-pfr":
-            fields["nbins"] = _fit_bins(allocate_bins(profile, layout, margin), layout)
-        return _untrained(CodecModel, **fields)
+    def bins_with(margin, profiles):
+        if algorithm == "pfr":
+            return np.ones(mean.shape[1], dtype=np.int64)
+        return np.stack([_fit_bins(allocate_bins(p, layout, margin), layout) for p in profiles])
+
+    def code_items(margin, limit=None):
+        """Every fold's items (its first ``limit``) coded: (tables fitted on all of them, and
+        each item's record bits under its fold's model with those tables)."""
+        runs = []
+        for (rows, coding), profiles in zip(folds, profiles_of):
+            rows = rows[:limit]
+            model = model_with(coding, layout.lengths, bins_with(margin, profiles), algorithm)
+            runs.append((model, encode_items(model, mean[rows], std[rows], [seeds[i] for i in rows.tolist()])))
+        coded = [item for _, items in runs for item in items]
+        index_freqs, halving_freqs = _fit_tables(layout.lengths.shape[0], coded)
+        bits = np.concatenate([_record_bits(_with(model, CodecModel, index_freqs=index_freqs,
+                                                  halving_freqs=halving_freqs), items) for model, items in runs])
+        return coded, (index_freqs, halving_freqs), bits
 
     margins = (0.0,) if algorithm == "pfr" else (_MARGINS if margin_bits is None else (float(margin_bits),))
     best = None
-    trial = slice(0, min(count, _MARGIN_TRIAL_ITEMS)) if len(margins) > 1 else slice(0, count)
+    trial = _MARGIN_TRIAL_ITEMS // len(folds) if len(margins) > 1 else None
     for margin in margins:
         if progress is not None:
             progress(f"margin {margin:g} bits")
-        model = model_with(margin)
-        coded = encode_items(model, mean[trial], std[trial], seeds[trial])
-        fitted = _fit_tables(model, coded, CodecModel)
-        bits = float(_record_bits(fitted, coded).mean())
+        _, _, bits = code_items(margin, trial)
+        bits = float(bits.mean())
         if best is None or bits < best[0]:
-            best = (bits, margin, model)
-    _, margin, model = best
+            best = (bits, margin)
+    _, margin = best
     if progress is not None:
         progress("index tables")
-    coded = encode_items(model, mean, std, seeds)
-    model = _fit_tables(model, coded, CodecModel)
-    bits = _record_bits(model, coded)
+    coded, (index_freqs, halving_freqs), bits = code_items(margin)
+    model = _with(model_with(final, layout.lengths, bins_with(margin, final_profiles), algorithm), CodecModel,
+                  index_freqs=index_freqs, halving_freqs=halving_freqs)
     kl = np.array([item.kl_bits for item in coded])
     info = {
         "training_items": int(count),
@@ -245,6 +314,8 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         "training_record_bits_mean": round(float(bits.mean()), 3),
         "training_narrowed_items": int(sum(item.narrowed > 0 for item in coded)),
     }
+    if components_cv:
+        info["components_cv_bits"] = " ".join(f"{k}:{v:g}" for k, v in components_cv.items())
     fields = {name: getattr(model, name) for name in model.__dataclass_fields__}
     fields["info"] = info
     return CodecModel(**fields)

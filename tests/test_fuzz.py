@@ -97,14 +97,15 @@ def corpus():
         return codec.decode(_CORPUS["pfr-index-model"][0], SEED, index_model=loaded)
 
     vae = digits_vae.load()
-    codec_model = train_model(vae.train_mean[:100], vae.train_std[:100], seed=1, margin_bits=4.0)
+    codec_model = train_model(vae.train_mean[:100], vae.train_std[:100], seed=1, margin_bits=4.0, components=3)
     coded = batch.encode_batch(vae.test_mean[:6], vae.test_std[:6], codec_model, SEED, chunk_items=4)
     _CODEC_MODEL.append(codec_model)
 
     def load_codec_model(data):
         loaded = load_model(data, "model.rcm")
         loaded.describe()
-        return np.concatenate([loaded.prior_mean, loaded.prior_std, loaded.coding_mean, loaded.coding_std])
+        return np.concatenate([loaded.prior_mean, loaded.prior_std, loaded.coding_mean.ravel(),
+                               loaded.coding_std.ravel()])
 
     def load_wz_model(data):
         model = wz.load_model(_scratch(data, "model.json"))

@@ -1,0 +1,118 @@
+"""Coding components of a codec model: fitting, choice, file versions, records."""
+
+import numpy as np
+import pytest
+
+from rec_codec import components, digits_vae
+from rec_codec.batch import decode_batch, decode_record, encode_batch, record_file
+from rec_codec.errors import FormatError, InputError
+from rec_codec.model import load_model
+from rec_codec.training import train_model
+
+SEED = 23
+
+
+@pytest.fixture(scope="module")
+def vae():
+    return digits_vae.load()
+
+
+@pytest.fixture(scope="module")
+def one(vae):
+    return train_model(vae.train_mean[:300], vae.train_std[:300], seed=1, margin_bits=4.0, components=1)
+
+
+@pytest.fixture(scope="module")
+def four(vae):
+    return train_model(vae.train_mean[:300], vae.train_std[:300], seed=1, margin_bits=4.0, components=4)
+
+
+def _clusters(seed=0, per=200, dims=6):
+    """Items from three well separated clusters of posterior means."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[-3.0] * dims, [0.0] * dims, [3.0] * dims])
+    mean = np.concatenate([c + 0.3 * rng.standard_normal((per, dims)) for c in centres])
+    std = np.full_like(mean, 0.2)
+    return mean, std
+
+
+def test_components_find_separated_clusters_and_cost_fewer_bits_than_one_gaussian():
+    mean, std = _clusters()
+    weights, comp_mean, comp_std, report = components.fit_components(mean, std, seed=1)
+    assert comp_mean.shape[0] >= 3 and report[1] > min(report.values())
+    # every cluster centre is close to a component's mean
+    for centre in (-3.0, 0.0, 3.0):
+        assert np.abs(comp_mean - centre).max(axis=1).min() < 0.5
+    test_mean, test_std = _clusters(seed=5, per=50)
+    many = components.component_costs(test_mean, test_std, weights, comp_mean, comp_std).min(axis=0).mean()
+    w1, m1, s1, _ = components.fit_components(mean, std, seed=1, count=1)
+    single = components.component_costs(test_mean, test_std, w1, m1, s1).min(axis=0).mean()
+    assert many < single - 5
+
+
+def test_no_training_std_is_wider_than_a_component():
+    mean, std = _clusters()
+    std = std * np.random.default_rng(2).uniform(0.5, 3.0, std.shape)
+    _, _, comp_std, _ = components.fit_components(mean, std, seed=1, count=3)
+    assert (comp_std > std.max(axis=0)).all()
+
+
+def test_the_choice_avoids_a_component_that_would_need_narrowing():
+    comp_mean = np.zeros((2, 1))
+    comp_std = np.array([[0.5], [2.0]])
+    weights = np.array([1000.0, 1.0])  # the first is far cheaper by frequency
+    mean, std = np.zeros((2, 1)), np.array([[0.1], [0.9]])
+    chosen = components.choose_components(mean, std, weights, comp_mean, comp_std, slack=8.0)
+    assert chosen.tolist() == [0, 1]
+
+
+def test_a_one_component_model_is_written_as_version_1_and_several_as_version_2(one, four):
+    assert one.num_components == 1 and one.to_bytes()[4] == 1
+    assert four.num_components == 4 and four.to_bytes()[4] == 2
+    for model in (one, four):
+        again = load_model(model.to_bytes())
+        assert again.to_bytes() == model.to_bytes() and again.model_id == model.model_id
+        assert again.describe()["components"] == model.num_components
+    assert four.nbins.shape == (4, 24) and four.coding_mean.shape == (4, 24)
+
+
+def test_training_with_components_is_deterministic(vae, four):
+    again = train_model(vae.train_mean[:300], vae.train_std[:300], seed=1, margin_bits=4.0, components=4)
+    assert again.to_bytes() == four.to_bytes()
+
+
+def test_items_pick_their_components_and_round_trip_bit_for_bit(vae, four):
+    result = encode_batch(vae.test_mean[:40], vae.test_std[:40], four, SEED, chunk_items=16)
+    assert decode_batch(result.container, four, SEED).tobytes() == result.samples.tobytes()
+    assert decode_batch(result.container, four, SEED, items=[17])[0].tobytes() == result.samples[17].tobytes()
+    assert decode_record(record_file(result.records[9], four, SEED, 9), four, SEED, 9).tobytes() == \
+        result.samples[9].tobytes()
+    picked = components.choose_components(vae.test_mean[:40].astype(np.float64), vae.test_std[:40].astype(np.float64),
+                                          four.component_freqs, four.coding_mean, four.coding_std, four.narrow_slack)
+    assert len(set(picked.tolist())) > 1
+
+
+@pytest.mark.slow
+def test_components_cost_fewer_bits_than_one_gaussian_on_the_digits_test_images(vae):
+    """The whole training set: K chosen on the data against K = 1, on the 300 test images."""
+    chosen = train_model(vae.train_mean, vae.train_std, seed=2)
+    single = train_model(vae.train_mean, vae.train_std, seed=2, components=1)
+    assert chosen.num_components > 1
+    bits = [8 * len(encode_batch(vae.test_mean, vae.test_std, m, SEED).container) / 300 for m in (chosen, single)]
+    assert bits[0] < bits[1] - 0.5, bits
+
+
+def test_bad_component_arrays_in_a_model_file_are_refused(four):
+    data = bytearray(four.to_bytes())
+    with pytest.raises(FormatError, match="component frequencies"):
+        fields = {name: getattr(four, name) for name in four.__dataclass_fields__}
+        fields["component_freqs"] = four.component_freqs + 1
+        type(four)(**fields)
+    data[4] = 3
+    with pytest.raises(FormatError, match="version 3"):
+        load_model(bytes(data))
+
+
+def test_components_out_of_range_are_refused(vae):
+    with pytest.raises(InputError, match="components"):
+        train_model(vae.train_mean[:50], vae.train_std[:50], components=0)
