@@ -42,6 +42,10 @@ from ..rng import (
 )
 
 BATCH = 64
+# A dimension with at most this many bins draws a batch's bins by counting the cumulative
+# weights at or below each uniform (a loop LLVM vectorises); more bins, by binary search.
+# Both give the smallest k with cum[k] > u: the prefix cum[0 .. J - 2] is non-decreasing.
+COUNTED_BINS = 32
 # Slack on r'_max in the stopping rule: the sup of a bin and a candidate inside it are
 # computed by two roundings of the inverse CDF, which may differ in the last bits.
 _LOG_SLACK = 1e-9
@@ -130,6 +134,17 @@ def _draw_bin(cum, s, nb, u):
     return lo
 
 
+@numba.njit(cache=True)
+def _count_bins(cum, s, nb, u, out):
+    """out[i] = the number of j < nb - 1 with cum[s + j] <= u[i]: ``_draw_bin`` for a whole
+    batch, as counted loops."""
+    out[:] = 0
+    for j in range(nb - 1):
+        edge = cum[s + j]
+        for i in range(u.shape[0]):
+            out[i] += u[i] >= edge
+
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _HASH_SHIFT = np.uint64(28)
 
@@ -209,6 +224,7 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
     scale = float(num_candidates)
     draws = np.empty((d + 1, BATCH))
     ks = np.zeros((d, BATCH), dtype=np.int64)
+    drawn = np.empty(BATCH, dtype=np.int64)
     bins_j = np.empty(BATCH, dtype=np.int64)
     local = np.empty(BATCH, dtype=np.int64)
     kb0 = np.empty(BATCH, dtype=np.uint64)
@@ -233,11 +249,15 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
                 fill_uniforms(draws[k + 1], n0, block, stream_word(STREAM_ARRIVAL, 1 + k), k0, k1)
                 s = tstart[k]
                 nb = nbins[k]
+                if nb <= COUNTED_BINS:
+                    _count_bins(cum, s, nb, draws[k + 1], drawn)
+                else:
+                    for i in range(count):
+                        drawn[i] = _draw_bin(cum, s, nb, draws[k + 1, i])
                 stride = strides[k]
                 for i in range(count):
-                    kk = _draw_bin(cum, s, nb, draws[k + 1, i])
-                    ks[k, i] = kk
-                    bins_j[i] += kk * stride
+                    ks[k, i] = drawn[i]
+                    bins_j[i] += drawn[i] * stride
         if 2 * (used + count) > keys.shape[0]:
             keys, counts = _grown(keys, counts)
         for i in range(count):
