@@ -66,7 +66,7 @@ def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT
 
 
 DEFAULT_MODEL_BLOCK_BITS = 64.0
-DEFAULT_MODEL_DINF_LIMIT = 18.0
+DEFAULT_MODEL_DINF_LIMIT = 20.0
 _MARGINS = (0.0, 1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0)
 _MARGIN_TRIAL_ITEMS = 256
 
