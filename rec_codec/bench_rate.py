@@ -10,7 +10,10 @@ By default the digits VAE shipped with reccodec (``digits_vae``): a model is tra
   ``file pfr`` per item as separate files (``record_bits`` column);
 - ``uq``: universal quantization of the posterior means with a step per dimension of c times
   the dimension's mean training std, c found by bisection so that the PSNR matches the
-  first REC row's (a deterministic quantizer, not a sample of the posterior);
+  first REC row's (a deterministic quantizer, not a sample of the posterior); after a model
+  row with coding components, a second row gives the information content of the same
+  quantized values under the model's components as UQ's entropy model (each item under
+  its cheapest component, plus that component's code length): no file format, no header;
 - ``fixed16``: the RECOMBINER/COMBINER scheme: blocks of about 16 bits of mean KL from the
   profile, 2^16 ORC candidates per block, 16 bits per block (biased samples).
 
@@ -85,7 +88,26 @@ def _model_row(algorithm, train, test, seed, vae, images, **train_options):
     return _row(f"model {algorithm}", float(result.kl_bits.mean()), count, float(result.record_bits.mean()),
                 len(result.container), describe_container(result.container)["header_bits"], encode_s, decode_s,
                 decoded, *test,
-                _psnr(vae, images, decoded), int((result.narrowed > 0).sum()))
+                _psnr(vae, images, decoded), int((result.narrowed > 0).sum())), model
+
+
+def uq_component_bits(reconstruction, step, model):
+    """Bits per item of UQ's quantized values under a codec model's coding components.
+
+    ``reconstruction`` is UQ's output (quantized value plus dither, times ``step``), so each
+    value's cell is reconstruction -/+ step / 2; an item costs, under its cheapest component
+    k, -log2 w_k plus the -log2 of each cell's mass under N(coding_mean_k, coding_std_k^2).
+    """
+    from scipy.special import log_ndtr
+
+    lo, hi = reconstruction - step / 2, reconstruction + step / 2
+    weights = model.component_freqs / model.component_freqs.sum()
+    costs = []
+    for w, m, s in zip(weights, model.coding_mean, model.coding_std):
+        a, b = log_ndtr((lo - m) / s), log_ndtr((hi - m) / s)  # log of each cell's mass: log(e^b - e^a)
+        log_mass = b + np.log1p(-np.exp(np.minimum(a - b, -1e-300)))
+        costs.append(-np.log2(w) - log_mass.sum(axis=1) / np.log(2.0))
+    return np.min(costs, axis=0)
 
 
 def _file_row(algorithm, test, seed, vae, images, per_item):
@@ -192,10 +214,12 @@ def rate(schemes=("model sp-pfr", "model pfr", "file pfr", "file sp-pfr", "file 
     train = tuple(np.asarray(x, dtype=np.float64).reshape(len(x), -1) for x in train)
     test = tuple(np.asarray(x, dtype=np.float64).reshape(len(x), -1) for x in test)
     rows = []
+    models = []
     for scheme in schemes:
         kind, _, algorithm = scheme.partition(" ")
         if kind == "model":
-            row = _model_row(algorithm, train, test, seed, vae, images, **train_options)
+            row, model = _model_row(algorithm, train, test, seed, vae, images, **train_options)
+            models.append(model)
         elif kind == "file":
             row = _file_row(algorithm, test, seed, vae, images, per_item_files)
         elif scheme == "fixed16":
@@ -215,6 +239,14 @@ def rate(schemes=("model sp-pfr", "model pfr", "file pfr", "file sp-pfr", "file 
                                                                              np.ones_like(test[1]))).sum(axis=1).mean())
             row = _row(f"uq (step {c:.2f} std)", kl_mean, test[0].shape[0], None, len(result.data), result.header_bits,
                        encode_s, 0.0, None, *test, psnr)
+            if models and models[0].num_components > 1:
+                rows.append(row)
+                if progress is not None:
+                    progress(row)
+                bits = float(uq_component_bits(reconstruction, c * width, models[0]).mean())
+                row = {"scheme": "uq, model's components", "batch_bits": round(bits, 2),
+                       "batch_over_kl": round(bits / kl_mean, 4), "psnr_db": round(psnr, 3),
+                       "note": "information content: no file format, no header"}
         else:
             raise ValueError(f"unknown scheme {scheme!r}")
         rows.append(row)

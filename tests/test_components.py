@@ -116,3 +116,20 @@ def test_bad_component_arrays_in_a_model_file_are_refused(four):
 def test_components_out_of_range_are_refused(vae):
     with pytest.raises(InputError, match="components"):
         train_model(vae.train_mean[:50], vae.train_std[:50], components=0)
+
+
+def test_uq_bits_under_components_match_the_cell_masses(four):
+    from scipy import stats
+
+    from rec_codec.bench_rate import uq_component_bits
+
+    rng = np.random.default_rng(4)
+    step = np.full(24, 0.5)
+    values = four.coding_mean[2] + rng.standard_normal((5, 24)) * 0.3
+    bits = uq_component_bits(values, step, four)
+    w = four.component_freqs / four.component_freqs.sum()
+    expected = np.min([-np.log2(w[k]) - np.log2(
+        stats.norm.cdf((values + step / 2 - four.coding_mean[k]) / four.coding_std[k])
+        - stats.norm.cdf((values - step / 2 - four.coding_mean[k]) / four.coding_std[k])).sum(axis=1)
+        for k in range(four.num_components)], axis=0)
+    np.testing.assert_allclose(bits, expected, rtol=1e-9)
