@@ -14,12 +14,15 @@ sample stays exact: k* depends on the target only, and REC is exact against any 
 The item pays -log2 w_k* + KL(Q||P_k*), at most what one Gaussian costs when K = 1 is
 among the choices.
 
-Fitting (``fit_components``): k-means++ seeds on the training means, then ten rounds that
-give each training item its cheapest component (the two-part cost above) and refit every
-component on its items: mean of the means, and std ``WIDEN`` (``WIDEN_ONE`` when K = 1)
-times the larger of the aggregate posterior's std (the spread of the means with the mean
-posterior variance) and the widest training std of that dimension over all items, so that
-no training posterior is wider than any component. K is chosen among ``K_CHOICES`` by two-fold cross-validation
+Fitting (``fit_components``): one of the K components is the broad one, fitted to all
+items (what a model with K = 1 holds), so that an item unlike every cluster still has a
+component that covers it. The other K - 1 are clusters: k-means++ seeds on the training
+means, then ten rounds that give each training item its cheapest component (the two-part
+cost above) and refit every cluster on its items. A component's mean is the mean of its
+items' means, its std ``WIDEN`` (``WIDEN_ONE`` for the broad one) times the larger of its
+items' aggregate posterior std (the spread of the means with the mean posterior variance)
+and the widest training std of that dimension over all items, so that no training
+posterior is wider than any component. K is chosen among ``K_CHOICES`` by two-fold cross-validation
 of the mean two-part cost (each half's components priced on the other half), with at least
 ``MIN_ITEMS`` training items per component on average; ties go to the smaller K.
 """
@@ -73,12 +76,11 @@ def choose_components(mean, std, weights, comp_mean, comp_std, slack):
     return np.argmin(penalised, axis=0).astype(np.int64)
 
 
-def _refit(mean, std, labels, count, floor):
-    widen = WIDEN_ONE if count == 1 else WIDEN
+def _refit(mean, std, labels, count, floor, widen=WIDEN):
     weights, means, stds = [], [], []
     for k in range(count):
         mine = labels == k
-        if mine.sum() < 2:
+        if not mine.any():
             continue
         aggregate = np.sqrt(mean[mine].var(axis=0) + (std[mine] ** 2).mean(axis=0))
         weights.append(float(mine.sum()))
@@ -100,16 +102,25 @@ def _seeds(points, count, rng):
 
 
 def _fit(mean, std, count, floor, seed):
-    """(weights, means, stds) of up to ``count`` components fitted to the items."""
+    """(weights, means, stds) of up to ``count`` components fitted to the items: up to
+    count - 1 clusters and, last, the broad component of all items."""
+    broad = _refit(mean, std, np.zeros(mean.shape[0], dtype=np.int64), 1, floor, WIDEN_ONE)
     if count == 1:
-        return _refit(mean, std, np.zeros(mean.shape[0], dtype=np.int64), 1, floor)
+        return broad
+
+    def with_broad(clusters, chosen):
+        """The clusters and the broad component, weighted by the items that chose it (>= 1)."""
+        return (np.append(clusters[0], max(1.0, chosen)), np.concatenate([clusters[1], broad[1]]),
+                np.concatenate([clusters[2], broad[2]]))
+
     rng = np.random.default_rng(seed)
-    centres = _seeds(mean, count, rng)
+    centres = _seeds(mean, count - 1, rng)
     labels = np.argmin(((mean[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
-    fitted = _refit(mean, std, labels, count, floor)
+    fitted = with_broad(_refit(mean, std, labels, count - 1, floor), 0.0)
     for _ in range(ROUNDS):
         labels = np.argmin(component_costs(mean, std, *fitted), axis=0)
-        fitted = _refit(mean, std, labels, fitted[0].shape[0], floor)
+        broad_index = fitted[0].shape[0] - 1
+        fitted = with_broad(_refit(mean, std, labels, broad_index, floor), float((labels == broad_index).sum()))
     return fitted
 
 
@@ -119,7 +130,8 @@ def fit_components(mean, std, seed=0, count=None):
     Args:
         mean, std (np.ndarray): float64 [items, dims].
         seed (int): seed of the k-means++ seeding and of the cross-validation split.
-        count (int or None): K; None chooses it by cross-validation.
+        count (int or None): K, the broad component included; None chooses it by
+            cross-validation.
     Returns:
         (weights, comp_mean, comp_std, report): float64 [K] item counts and [K, dims]
         arrays; report maps each K tried to its cross-validated cost in bits per item.
@@ -131,6 +143,8 @@ def fit_components(mean, std, seed=0, count=None):
         keep = np.sort(rng.choice(mean.shape[0], MAX_FIT_ITEMS, replace=False))
         fit_mean, fit_std = mean[keep], std[keep]
     report = {}
+    if count is None and fit_mean.shape[0] < 4 * MIN_ITEMS:
+        count = 1  # too few items to fit two components on each half
     if count is None:
         order = rng.permutation(fit_mean.shape[0])
         halves = (order[: fit_mean.shape[0] // 2], order[fit_mean.shape[0] // 2:])

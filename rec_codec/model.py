@@ -223,7 +223,8 @@ class CodecModel:
             "dinf_limit": self.dinf_limit,
             "narrow_slack": self.narrow_slack,
             "components": self.num_components,
-            "coding_prior_fitted": not (self.num_components == 1 and np.array_equal(self.coding_mean[0], self.prior_mean)
+            "coding_prior_fitted": not (self.num_components == 1
+                                        and np.array_equal(self.coding_mean[0], self.prior_mean)
                                         and np.array_equal(self.coding_std[0], self.prior_std)),
             **self.info,
         }

@@ -119,6 +119,51 @@ def _with(model, CodecModel, **changes):
     return CodecModel(**fields)
 
 
+def _held_out_folds(mean, std, final, seed):
+    """[(rows, coding)]: the training items to code and the components to code them with.
+
+    Everything fitted on how items code (the profile, hence the layout and bins, the margin
+    and the tables) comes from items coded as new items will be: with one component, all
+    items against it; with several, each half of the items against components fitted on
+    the other half, so that their KL is not the fitted items' optimism.
+    """
+    count = mean.shape[0]
+    if final[1].shape[0] == 1 or count < 4:
+        return [(np.arange(count), final)]
+    order = np.random.default_rng(seed).permutation(count)
+    halves = (np.sort(order[: count // 2]), np.sort(order[count // 2:]))
+    return [(halves[1 - h], _coding_components(mean[halves[h]], std[halves[h]], None, None, True, final[1].shape[0],
+                                               seed)[0]) for h in (0, 1)]
+
+
+def _coded_kl(mean, std, model):
+    """(KL [items, dims] of each item to its component, the components picked)."""
+    from .distributions import kl_bits
+    from .items import pick_components
+
+    picked = pick_components(model, mean, std)
+    kl = kl_bits(DiagonalGaussian(mean, std), DiagonalGaussian(model.coding_mean[picked], model.coding_std[picked]))
+    return kl, picked
+
+
+# a component's profile leans on the profile of all items as if that were this many items
+_PROFILE_PRIOR_ITEMS = 10.0
+
+
+def _component_profiles(mean, std, model, profile):
+    """Each of the model's components' MI profile, from the items it was fitted on: their
+    mean KL, plus the gap between ``profile`` (held out) and the same items' in-sample mean,
+    drawn towards ``profile`` by ``_PROFILE_PRIOR_ITEMS``."""
+    kl, picked = _coded_kl(mean, std, model)
+    gap = profile - kl.mean(axis=0)
+    out = []
+    for k in range(model.num_components):
+        mine = kl[picked == k]
+        out.append((mine.sum(axis=0) + _PROFILE_PRIOR_ITEMS * (profile - gap)) / (mine.shape[0] + _PROFILE_PRIOR_ITEMS)
+                   + gap)
+    return out
+
+
 def _fit_bins(nbins, layout):
     """Bins with every block's total kept within MAX_BLOCK_BIN_BITS (rounding J_d per
     dimension can pass it): the largest J_d of a block too large is lowered until it fits."""
@@ -142,7 +187,9 @@ def _untrained(CodecModel, **fields):
     return CodecModel(index_freqs=np.tile(flat, (nb + 1, 1)), halving_freqs=half, **fields)
 
 
-def _record_bits(model, coded):
+def _record_bits(model, coded, whole_bytes=True):
+    """Each item's record size in bits (or, not ``whole_bytes``, its symbols' information
+    content: what a container spends on it, less noisy for comparing settings)."""
     from .items import write_item
     from .record_coder import RecordWriter
 
@@ -150,7 +197,7 @@ def _record_bits(model, coded):
     for item in coded:
         writer = RecordWriter()
         write_item(writer, model, item)
-        bits.append(8 * len(writer.finish()))
+        bits.append(8 * len(writer.finish()) if whole_bytes else writer.information_bits())
     return np.array(bits, dtype=np.float64)
 
 
@@ -159,11 +206,13 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
                 narrow_slack=DEFAULT_SLACK_BITS, progress=None):
     """Make a codec model from training posteriors.
 
-    The coding components (``components.fit_components``), the MI profile, the block layout (contiguous dimensions grouped
-    by their mean KL up to ``block_bits``) and the bins J_d come from the training targets;
-    the index and halving tables from coding them, each with its own item seed of ``seed``.
+    The coding components (``components.fit_components``), the MI profile, the block layout
+    (contiguous dimensions grouped by their mean KL up to ``block_bits``) and the bins J_d
+    (per component) come from the training targets; the index and halving tables from
+    coding them (``_held_out_folds``), each with its own item seed of ``seed``.
     Without ``margin_bits``, the margin between a block's MI and log2 J is chosen among
-    0..8 bits by the mean record size on (up to 256 of) the training items.
+    0..8 bits by the mean information content of the records of (up to 256 of) the
+    training items (whole bytes would add up to 8 bits of rounding noise per item).
 
     Args:
         train_mean, train_std (array_like): [items, *shape].
@@ -204,6 +253,11 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
     mean, std = np.asarray(train_mean, dtype=np.float64), np.asarray(train_std, dtype=np.float64)
     if mean.ndim < 2 or mean.shape != std.shape or mean.shape[0] < 1:
         raise InputError(f"training targets need mean and std of one shape (N, ...), got {mean.shape} and {std.shape}")
+    from .components import MIN_ITEMS
+
+    if components is not None and components > 1 and mean.shape[0] < MIN_ITEMS * components:
+        raise InputError(f"{components} coding components need at least {MIN_ITEMS * components} training items "
+                         f"({MIN_ITEMS} each), got {mean.shape[0]}; pass fewer --components")
     shape = mean.shape[1:]
     prior = standard_normal_like(shape) if prior is None else prior
     if prior.shape != shape:
@@ -229,43 +283,19 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
                           coding_std=coding_std, component_freqs=freqs,
                           nbins=nbins if nbins.ndim == 2 else np.tile(nbins, (coding_mean.shape[0], 1)), **base)
 
-    # Everything fitted on how items code (the profile, hence the layout and bins, the
-    # margin and the tables) comes from items coded as new items will be: with one
-    # component, against it; with several, each half of the items against components
-    # fitted on the other half, so that their KL is not the fitted items' optimism.
-    if final[1].shape[0] == 1:
-        folds = [(np.arange(count), final)]
-    else:
-        order = np.random.default_rng(seed).permutation(count)
-        halves = (np.sort(order[: count // 2]), np.sort(order[count // 2:]))
-        folds = [(halves[1 - h], _coding_components(mean[halves[h]], std[halves[h]], prior_mean, prior_std, True,
-                                                   final[1].shape[0], seed)[0]) for h in (0, 1)]
-    from .distributions import kl_bits
-    from .items import pick_components
+    def unbinned(coding):
+        return model_with(coding, np.array([mean.shape[1]]), np.ones(mean.shape[1]))
 
-    item_kl = np.empty_like(mean)
+    folds = _held_out_folds(mean, std, final, seed)
+    profile = np.empty_like(mean)
     for rows, coding in folds:
-        picked = pick_components(model_with(coding, np.array([mean.shape[1]]), np.ones(mean.shape[1])),
-                                 mean[rows], std[rows])
-        item_kl[rows] = kl_bits(DiagonalGaussian(mean[rows], std[rows]),
-                                DiagonalGaussian(coding[1][picked], coding[2][picked]))
-    profile = item_kl.mean(axis=0)
-
-    def component_profiles(coding, rows):
-        """Each component's profile: its own items' mean KL, plus the gap between the held-out
-        and the in-sample profile, drawn towards the profile of all items."""
-        picked = pick_components(model_with(coding, np.array([mean.shape[1]]), np.ones(mean.shape[1])),
-                                 mean[rows], std[rows])
-        kl = kl_bits(DiagonalGaussian(mean[rows], std[rows]), DiagonalGaussian(coding[1][picked], coding[2][picked]))
-        gap = profile - kl.mean(axis=0)
-        out = []
-        for k in range(coding[1].shape[0]):
-            mine = kl[picked == k]
-            out.append((mine.sum(axis=0) + 10.0 * (profile - gap)) / (mine.shape[0] + 10.0) + gap)
-        return out
-    fold_fits = [np.setdiff1d(np.arange(count), rows) if len(folds) > 1 else rows for rows, _ in folds]
-    profiles_of = [component_profiles(coding, fit) for (rows, coding), fit in zip(folds, fold_fits)]
-    final_profiles = component_profiles(final, np.arange(count))
+        profile[rows] = _coded_kl(mean[rows], std[rows], unbinned(coding))[0]
+    profile = profile.mean(axis=0)
+    # each fold's components were fitted on the items it does not code
+    fitted_on = [np.setdiff1d(np.arange(count), rows) for rows, _ in folds] if len(folds) > 1 else [np.arange(count)]
+    profiles_of = [_component_profiles(mean[rows], std[rows], unbinned(coding), profile)
+                   for (_, coding), rows in zip(folds, fitted_on)]
+    final_profiles = _component_profiles(mean, std, unbinned(final), profile)
     layout = layout_by_budget(profile, np.zeros_like(profile), float(block_bits), math.inf)
     seeds = [item_seed(seed, i) for i in range(count)]
 
@@ -274,7 +304,7 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
             return np.ones(mean.shape[1], dtype=np.int64)
         return np.stack([_fit_bins(allocate_bins(p, layout, margin), layout) for p in profiles])
 
-    def code_items(margin, limit=None):
+    def code_items(margin, limit=None, whole_bytes=True):
         """Every fold's items (its first ``limit``) coded: (tables fitted on all of them, and
         each item's record bits under its fold's model with those tables)."""
         runs = []
@@ -285,7 +315,8 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         coded = [item for _, items in runs for item in items]
         index_freqs, halving_freqs = _fit_tables(layout.lengths.shape[0], coded)
         bits = np.concatenate([_record_bits(_with(model, CodecModel, index_freqs=index_freqs,
-                                                  halving_freqs=halving_freqs), items) for model, items in runs])
+                                                  halving_freqs=halving_freqs), items, whole_bytes)
+                               for model, items in runs])
         return coded, (index_freqs, halving_freqs), bits
 
     margins = (0.0,) if algorithm == "pfr" else (_MARGINS if margin_bits is None else (float(margin_bits),))
@@ -294,7 +325,7 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
     for margin in margins:
         if progress is not None:
             progress(f"margin {margin:g} bits")
-        _, _, bits = code_items(margin, trial)
+        _, _, bits = code_items(margin, trial, whole_bytes=False)
         bits = float(bits.mean())
         if best is None or bits < best[0]:
             best = (bits, margin)

@@ -39,7 +39,7 @@ def _clusters(seed=0, per=200, dims=6):
 def test_components_find_separated_clusters_and_cost_fewer_bits_than_one_gaussian():
     mean, std = _clusters()
     weights, comp_mean, comp_std, report = components.fit_components(mean, std, seed=1)
-    assert comp_mean.shape[0] >= 3 and report[1] > min(report.values())
+    assert comp_mean.shape[0] >= 4 and report[1] > min(report.values())
     # every cluster centre is close to a component's mean
     for centre in (-3.0, 0.0, 3.0):
         assert np.abs(comp_mean - centre).max(axis=1).min() < 0.5
@@ -113,9 +113,21 @@ def test_bad_component_arrays_in_a_model_file_are_refused(four):
         load_model(bytes(data))
 
 
-def test_components_out_of_range_are_refused(vae):
+def test_components_out_of_range_or_for_too_few_items_are_refused(vae):
     with pytest.raises(InputError, match="components"):
         train_model(vae.train_mean[:50], vae.train_std[:50], components=0)
+    with pytest.raises(InputError, match="4 coding components need at least 64 training items"):
+        train_model(vae.train_mean[:50], vae.train_std[:50], components=4)
+    assert train_model(vae.train_mean[:9], vae.train_std[:9], seed=1).num_components == 1
+
+
+def test_the_last_component_is_the_broad_one_that_covers_every_item():
+    mean, std = _clusters()
+    _, comp_mean, comp_std, _ = components.fit_components(mean, std, seed=1, count=4)
+    _, one_mean, one_std, _ = components.fit_components(mean, std, seed=1, count=1)
+    np.testing.assert_array_equal(comp_mean[-1], one_mean[0])
+    np.testing.assert_array_equal(comp_std[-1], one_std[0])
+    assert (comp_std[:-1] < comp_std[-1]).all()
 
 
 def test_uq_bits_under_components_match_the_cell_masses(four):
