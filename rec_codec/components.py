@@ -22,9 +22,10 @@ cost above) and refit every cluster on its items. A component's mean is the mean
 items' means, its std ``WIDEN`` (``WIDEN_ONE`` for the broad one) times the larger of its
 items' aggregate posterior std (the spread of the means with the mean posterior variance)
 and the widest training std of that dimension over all items, so that no training
-posterior is wider than any component. K is chosen among ``K_CHOICES`` by two-fold cross-validation
-of the mean two-part cost (each half's components priced on the other half), with at least
-``MIN_ITEMS`` training items per component on average; ties go to the smaller K.
+posterior is wider than any component. K is chosen among ``K_CHOICES`` by two-fold
+cross-validation of the mean two-part cost (each half's components priced on the other
+half), with at least ``MIN_ITEMS`` training items per component on average; ties go to the
+smaller K.
 """
 
 import numpy as np
@@ -34,8 +35,8 @@ from .narrowing import excess_bits
 __all__ = ["WIDEN", "WIDEN_ONE", "K_CHOICES", "MIN_ITEMS", "fit_components", "component_costs", "choose_components"]
 
 # A component's std is its aggregate posterior's, and at least the widest training std, times
-# this. Measured on the digits VAE (32 components, container bits of the 300 test images,
-# seeds 1 and 2): 1.05 / 1.1 / 1.15 / 1.2 / 1.25 / 1.3 gave 69.3 / 69.1 / 68.6 / 68.6 / 69.1 /
+# this. Measured on the digits VAE (32 clusters, before the broad component was added;
+# container bits of the 300 test images, seeds 1 and 2): 1.05 / 1.1 / 1.15 / 1.2 / 1.25 / 1.3 gave 69.3 / 69.1 / 68.6 / 68.6 / 69.1 /
 # 69.3 bits per image; wider costs KL, narrower more halved blocks. With one component,
 # 1.1 is best (WIDEN_ONE; 1.0: more halved blocks; 1.2-1.5: more KL). Either keeps
 # posteriors a hair wider than the prior (as real VAEs have) at a finite D_inf.
