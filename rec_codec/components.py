@@ -30,6 +30,7 @@ smaller K.
 
 import numpy as np
 
+from .distributions import DiagonalGaussian, kl_bits
 from .narrowing import excess_bits
 
 __all__ = ["WIDEN", "WIDEN_ONE", "K_CHOICES", "MIN_ITEMS", "fit_components", "component_costs", "choose_components"]
@@ -46,12 +47,12 @@ K_CHOICES = (1, 2, 4, 8, 16, 24, 32, 48, 64)
 MIN_ITEMS = 16
 ROUNDS = 10
 MAX_FIT_ITEMS = 8192
-_LN2 = np.log(2.0)
 
 
 def _kl_bits(mean, std, m, s):
-    """KL(N(mean, std^2) || N(m, s^2)) in bits, summed over the last axis."""
-    return ((np.log(s / std) + (std**2 + (mean - m) ** 2) / (2 * s**2) - 0.5) / _LN2).sum(axis=-1)
+    """KL(N(mean, std^2) || N(m, s^2)) in bits, summed over the last axis (m, s broadcast)."""
+    return kl_bits(DiagonalGaussian(mean, std),
+                   DiagonalGaussian(np.broadcast_to(m, mean.shape), np.broadcast_to(s, mean.shape))).sum(axis=-1)
 
 
 def component_costs(mean, std, weights, comp_mean, comp_std):
