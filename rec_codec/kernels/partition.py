@@ -20,11 +20,14 @@ log mean_k M_{d,k} <= log mean_k M_{d,k} = r'_max,d, so D_inf(Q||P') = sum_d log
 M_{d,k}, the least any pi reaches for these bins; everything is kept in log space. A
 dimension whose ratio is unbounded (target wider than prior; ORC only) gets uniform weights.
 
-The interval filter of plain PFR (``ratio.acceptance_intervals``) does not carry over: a
-candidate's bin, hence its ratio offset, is drawn before its position, and every
-candidate's bin must be drawn anyway to count local indices. The search instead stops
-adding up a candidate's log ratio as soon as the dimensions left cannot lift it past the
-best score, and the steps are few (about 2^D_inf(Q||P')).
+Every candidate's bin must be drawn, to count local indices, but not every position. The
+bin comes first, so the interval filter of plain PFR (``ratio.acceptance_intervals``)
+carries over bin by bin: in each of a block's first dimensions, the uniforms of a bin whose
+point could still lift a candidate past the best score (the other dimensions at their
+suprema) form one interval (``_alive_bounds``), and a candidate outside it is dropped
+without an inverse CDF. The search scores the others exactly and stops adding up a
+candidate's log ratio as soon as the dimensions left cannot lift it past the best score;
+the steps are few (about 2^D_inf(Q||P')).
 """
 
 import math
@@ -186,15 +189,75 @@ def _first_pairs(local, count, kb0, kb1, u0, u1):
         u0[i], u1[i] = bin_uniform_pair(local[i], 0, kb0[i], kb1[i])
 
 
+_SQRT_HALF = math.sqrt(0.5)
+# The candidate filter checks the first FILTER_DIMS dimensions of a block. Its bounds are
+# widened by _FILTER_SLACK (relative and absolute: nats, z and u), so that it only drops
+# candidates that the exact test drops too, and recomputed once the least threshold of a
+# batch has grown by _FILTER_STALE nats.
+FILTER_DIMS = 8
+_FILTER_SLACK = 1e-9
+_FILTER_STALE = 0.02
+
+
+@numba.njit(cache=True)
+def _bin_u(k, z, nb):
+    """The u with bin_normal(k, u, nb) = z (not clipped to (0, 1)), from the nearer tail."""
+    if 2 * k < nb:
+        return nb * (0.5 * math.erfc(-z * _SQRT_HALF)) - k
+    return 1.0 - (nb * (0.5 * math.erfc(z * _SQRT_HALF)) - (nb - 1 - k))
+
+
+@numba.njit(cache=True)
+def _alive_bounds(ak, bk, ck, nb, offset, s, theta, lo, hi):
+    """Bounds (lo[k], hi[k]) on u for each bin k of one dimension: a candidate of bin k whose
+    uniform lies outside them has ak + (bk + ck z) z + offset[s + k] <= theta, z =
+    bin_normal(k, u, nb). A bounded log ratio is concave (ck < 0) or constant, so the u that
+    can pass form one interval; it is widened by _FILTER_SLACK at each step."""
+    for k in range(nb):
+        th = theta - offset[s + k]
+        th -= _FILTER_SLACK * (1.0 + abs(th))
+        if ck < 0.0:
+            disc = bk * bk - 4.0 * ck * (ak - th)
+            if disc <= 0.0:  # the whole bin is at or below th
+                lo[k] = 2.0
+                hi[k] = -1.0
+                continue
+            q = -0.5 * (bk + math.copysign(math.sqrt(disc), bk))  # the roots without cancellation
+            r1 = q / ck
+            r2 = (ak - th) / q
+            zl = min(r1, r2)
+            zr = max(r1, r2)
+        else:  # constant (ck = bk = 0); a linear or convex ratio is unbounded: never filtered
+            none = ck == 0.0 and bk == 0.0 and not ak > th
+            lo[k] = 2.0 if none else -1.0
+            hi[k] = -1.0 if none else 2.0
+            continue
+        zl -= _FILTER_SLACK * (1.0 + abs(zl))
+        zr += _FILTER_SLACK * (1.0 + abs(zr))
+        lo[k] = _bin_u(k, zl, nb) - _FILTER_SLACK
+        hi[k] = _bin_u(k, zr, nb) + _FILTER_SLACK
+
+
+@numba.njit(cache=True, inline="always")
+def _outside(u, lo, hi):
+    """u outside (lo, hi); false when a bound is NaN, so that the filter keeps the candidate."""
+    return (u <= lo) | (u >= hi)
+
+
 @numba.njit(cache=True)
 def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p, num_candidates, max_steps,
-             out_bins, stop):
+             out_bins, stop, filter_dims=FILTER_DIMS):
     """Search one block over P' with PFR (num_candidates == 0) or ORC (N = num_candidates).
 
     A batch draws its candidates' bins dimension by dimension, counts their local indices
     in a flat open-addressing table (bin -> candidates so far), and makes their bin keys
-    and first two uniforms in counted loops; the rest of a candidate's uniforms are drawn
-    only while its log ratio can still win.
+    and first two uniforms in counted loops. A filter then drops, without an inverse CDF,
+    each candidate that one of its first filter_dims dimensions alone rules out (bounds on
+    its uniform per bin, ``_alive_bounds``; dimensions 0 and 1 for the whole batch, the
+    next ones a Philox call per pair for the candidates left), and the rest of a
+    candidate's uniforms are drawn only while its log ratio can still win. The filter only
+    drops candidates that the exact test drops, so it changes no result: filter_dims = 0
+    turns it off.
 
     Args:
         k0, k1: key words of the seed.
@@ -207,6 +270,7 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
         max_steps: PFR's cap on candidates.
         out_bins: out, the chosen bin k_d of each dimension.
         stop: int64[1]; the search returns (-2, steps) at the next batch once stop[0] != 0.
+        filter_dims: how many leading dimensions the filter checks (0: none).
     Returns:
         (local, steps): the chosen candidate's index within its bin and the candidates drawn;
         local is -1 when PFR ran past max_steps.
@@ -223,7 +287,7 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
     limit = num_candidates if orc else max_steps
     scale = float(num_candidates)
     draws = np.empty((d + 1, BATCH))
-    ks = np.zeros((d, BATCH), dtype=np.int64)
+    ks = np.zeros((max(d, 2), BATCH), dtype=np.int64)
     drawn = np.empty(BATCH, dtype=np.int64)
     bins_j = np.empty(BATCH, dtype=np.int64)
     local = np.empty(BATCH, dtype=np.int64)
@@ -231,6 +295,14 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
     kb1 = np.empty(BATCH, dtype=np.uint64)
     u0 = np.empty(BATCH)
     u1 = np.empty(BATCH)
+    filtered = min(d, filter_dims)
+    # the filter's bounds on u per dimension and bin; rows past the filtered ones pass all
+    width = nbins[:max(filtered, 2)].max()
+    lo = np.full((max(filtered, 2), width), -1.0)
+    hi = np.full((max(filtered, 2), width), 2.0)
+    passed = np.ones(BATCH, dtype=np.bool_)
+    need_tab = -math.inf  # the threshold the bounds were made for, at most any candidate's since
+    t_stop = math.inf  # a t below this cannot end the search: log t - total < log_best
     keys = np.full(1024, -1, dtype=np.int64)
     counts = np.zeros(1024, dtype=np.int64)
     used = 0
@@ -269,15 +341,43 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
             counts[slot] += 1
         _bin_keys(bins_j, count, block, k0, k1, kb0, kb1)
         _first_pairs(local, count, kb0, kb1, u0, u1)
+        filtering = filtered > 0 and bounded and log_best < math.inf
+        if filtering:
+            # a candidate must lift its log ratio past need = log t - log_best, which grows
+            # through the search (t up, log_best down): this batch's candidates need at least
+            need_lo = math.log(t) - log_best
+            if need_lo - need_tab > _FILTER_STALE:
+                need_tab = need_lo
+                for k in range(filtered):
+                    # dimension k alone, the others at their suprema
+                    _alive_bounds(a[k], b[k], c[k], nbins[k], offset, tstart[k], need_tab - (total - lrmax_p[k]),
+                                  lo[k], hi[k])
+            for i in range(count):
+                passed[i] = not (_outside(u0[i], lo[0, ks[0, i]], hi[0, ks[0, i]])
+                                 | _outside(u1[i], lo[1, ks[1, i]], hi[1, ks[1, i]]))
         for i in range(count):
             n = n0 + i
             if orc:
                 t -= math.log(draws[0, i]) * scale / (scale - n)
             else:
                 t -= math.log(draws[0, i])
+            alive = True
+            if filtering:
+                alive = passed[i]
+                k = 2
+                while alive and k < filtered:
+                    u_a, u_b = bin_uniform_pair(local[i], k >> 1, kb0[i], kb1[i])
+                    alive = not _outside(u_a, lo[k, ks[k, i]], hi[k, ks[k, i]])
+                    if alive and k + 1 < filtered:
+                        alive = not _outside(u_b, lo[k + 1, ks[k + 1, i]], hi[k + 1, ks[k + 1, i]])
+                    k += 2
+                if not alive and t < t_stop:
+                    continue
             log_t = math.log(t)
             if bounded and log_t - total >= log_best:
                 return best_local, n
+            if not alive:
+                continue
             need = log_t - log_best  # the log ratio must exceed this to win
             lr = 0.0
             u_even = u0[i]
@@ -293,6 +393,7 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
                     break
             if alive and log_t - lr < log_best:
                 log_best = log_t - lr
+                t_stop = math.exp(log_best + total) * (1.0 - 1e-12) if bounded else math.inf
                 best_local = local[i]
                 for k in range(d):
                     out_bins[k] = ks[k, i]
