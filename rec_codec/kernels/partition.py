@@ -405,15 +405,15 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
 
 @numba.njit(cache=True, nogil=True)
 def sp_search_blocks(k0, k1, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p,
-                     num_candidates, max_steps, out_bins, stop, done, lo, hi, local, steps):
+                     num_candidates, max_steps, out_bins, stop, done, lo, hi, local, steps, filter_dims=FILTER_DIMS):
     """``sp_block`` on blocks lo .. hi - 1, writing local[i] and steps[i] (int64 per block).
 
-    stop, done, lo and hi as in ``block_search.pfr_blocks``."""
+    stop, done, lo and hi as in ``block_search.pfr_blocks``; filter_dims as in ``sp_block``."""
     for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]
         m, n = sp_block(k0, k1, block_ids[i], a[s:e], b[s:e], c[s:e], nbins[s:e], strides[s:e], tstart[s:e],
-                        offset, cum, lrmax_p[s:e], num_candidates, max_steps, out_bins[s:e], stop)
+                        offset, cum, lrmax_p[s:e], num_candidates, max_steps, out_bins[s:e], stop, filter_dims)
         local[i] = m
         steps[i] = n
         done[i] = 1
@@ -438,14 +438,14 @@ def sp_candidate_values(k0, k1, block_ids, starts, lengths, nbins, strides, bins
 
 @numba.njit(cache=True, nogil=True)
 def sp_search_keyed_blocks(k0s, k1s, block_ids, starts, lengths, a, b, c, nbins, strides, tstart, offset, cum,
-                           lrmax_p, max_steps, out_bins, stop, done, lo, hi, local, steps):
+                           lrmax_p, max_steps, out_bins, stop, done, lo, hi, local, steps, filter_dims=FILTER_DIMS):
     """SP-PFR on blocks lo .. hi - 1, each with its own seed key words (k0s[i], k1s[i]);
     otherwise as ``sp_search_blocks``."""
     for i in range(lo, hi):
         s = starts[i]
         e = s + lengths[i]
         m, n = sp_block(k0s[i], k1s[i], block_ids[i], a[s:e], b[s:e], c[s:e], nbins[s:e], strides[s:e],
-                        tstart[s:e], offset, cum, lrmax_p[s:e], 0, max_steps, out_bins[s:e], stop)
+                        tstart[s:e], offset, cum, lrmax_p[s:e], 0, max_steps, out_bins[s:e], stop, filter_dims)
         local[i] = m
         steps[i] = n
         done[i] = 1
