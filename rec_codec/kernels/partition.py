@@ -245,6 +245,19 @@ def _outside(u, lo, hi):
 
 
 @numba.njit(cache=True)
+def _passes_from_pair_1(m, kb0, kb1, bins, filtered, lo, hi):
+    """Whether candidate m of its bin passes the filter in dimensions 2 .. filtered - 1 (its
+    uniforms drawn a pair at a time; ``bins`` its bin in each dimension)."""
+    for k in range(2, filtered, 2):
+        u_a, u_b = bin_uniform_pair(m, k >> 1, kb0, kb1)
+        if _outside(u_a, lo[k, bins[k]], hi[k, bins[k]]):
+            return False
+        if k + 1 < filtered and _outside(u_b, lo[k + 1, bins[k + 1]], hi[k + 1, bins[k + 1]]):
+            return False
+    return True
+
+
+@numba.njit(cache=True)
 def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_p, num_candidates, max_steps,
              out_bins, stop, filter_dims=FILTER_DIMS):
     """Search one block over P' with PFR (num_candidates == 0) or ORC (N = num_candidates).
@@ -363,14 +376,8 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
                 t -= math.log(draws[0, i])
             alive = True
             if filtering:
-                alive = passed[i]
-                k = 2
-                while alive and k < filtered:
-                    u_a, u_b = bin_uniform_pair(local[i], k >> 1, kb0[i], kb1[i])
-                    alive = not _outside(u_a, lo[k, ks[k, i]], hi[k, ks[k, i]])
-                    if alive and k + 1 < filtered:
-                        alive = not _outside(u_b, lo[k + 1, ks[k + 1, i]], hi[k + 1, ks[k + 1, i]])
-                    k += 2
+                alive = passed[i] and (filtered <= 2 or _passes_from_pair_1(local[i], kb0[i], kb1[i], ks[:, i],
+                                                                            filtered, lo, hi))
                 if not alive and t < t_stop:
                     continue
             log_t = math.log(t)
