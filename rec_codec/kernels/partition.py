@@ -211,31 +211,25 @@ def _bin_u(k, z, nb):
 def _alive_bounds(ak, bk, ck, nb, offset, s, theta, lo, hi):
     """Bounds (lo[k], hi[k]) on u for each bin k of one dimension: a candidate of bin k whose
     uniform lies outside them has ak + (bk + ck z) z + offset[s + k] <= theta, z =
-    bin_normal(k, u, nb). A bounded log ratio is concave (ck < 0) or constant, so the u that
-    can pass form one interval; it is widened by _FILTER_SLACK at each step."""
+    bin_normal(k, u, nb). As in ``ratio.acceptance_intervals``, a bounded log ratio is
+    concave (ck < 0) or constant, so the z that can pass lie within w of its mode; the
+    threshold, w and u are widened by _FILTER_SLACK."""
     for k in range(nb):
         th = theta - offset[s + k]
         th -= _FILTER_SLACK * (1.0 + abs(th))
         if ck < 0.0:
-            disc = bk * bk - 4.0 * ck * (ak - th)
-            if disc <= 0.0:  # the whole bin is at or below th
-                lo[k] = 2.0
-                hi[k] = -1.0
+            mode = -bk / (2.0 * ck)
+            top = ak + 0.5 * bk * mode
+            if top > th:
+                w = math.sqrt((top - th) / -ck) * (1.0 + _FILTER_SLACK) + _FILTER_SLACK
+                lo[k] = _bin_u(k, mode - w, nb) - _FILTER_SLACK
+                hi[k] = _bin_u(k, mode + w, nb) + _FILTER_SLACK
                 continue
-            q = -0.5 * (bk + math.copysign(math.sqrt(disc), bk))  # the roots without cancellation
-            r1 = q / ck
-            r2 = (ak - th) / q
-            zl = min(r1, r2)
-            zr = max(r1, r2)
+            none = True  # the whole bin is at or below th
         else:  # constant (ck = bk = 0); a linear or convex ratio is unbounded: never filtered
             none = ck == 0.0 and bk == 0.0 and not ak > th
-            lo[k] = 2.0 if none else -1.0
-            hi[k] = -1.0 if none else 2.0
-            continue
-        zl -= _FILTER_SLACK * (1.0 + abs(zl))
-        zr += _FILTER_SLACK * (1.0 + abs(zr))
-        lo[k] = _bin_u(k, zl, nb) - _FILTER_SLACK
-        hi[k] = _bin_u(k, zr, nb) + _FILTER_SLACK
+        lo[k] = 2.0 if none else -1.0
+        hi[k] = -1.0 if none else 2.0
 
 
 @numba.njit(cache=True, inline="always")
