@@ -7,7 +7,7 @@ import numpy as np
 from .blocks import BlockLayout
 from .block_rec import default_orc_candidates, plan_blocks, search
 from .file_coding import DEFAULT_BLOCK_BITS, DEFAULT_MAX_STEPS
-from .distributions import DiagonalGaussian, standard_normal_like
+from .distributions import DiagonalGaussian, kl_bits, standard_normal_like
 from .entropy import EmpiricalIndexModel, zipf_lambda
 from .errors import InputError
 from .narrowing import DEFAULT_SLACK_BITS
@@ -132,13 +132,12 @@ def _held_out_folds(mean, std, final, seed):
         return [(np.arange(count), final)]
     order = np.random.default_rng(seed).permutation(count)
     halves = (np.sort(order[: count // 2]), np.sort(order[count // 2:]))
-    return [(halves[1 - h], _coding_components(mean[halves[h]], std[halves[h]], None, None, True, final[1].shape[0],
-                                               seed)[0]) for h in (0, 1)]
+    return [(halves[1 - h], _coding_components(mean[halves[h]], std[halves[h]], None, None, fit=True,
+                                               components=final[1].shape[0], seed=seed)[0]) for h in (0, 1)]
 
 
 def _coded_kl(mean, std, model):
     """(KL [items, dims] of each item to its component, the components picked)."""
-    from .distributions import kl_bits
     from .items import pick_components
 
     picked = pick_components(model, mean, std)

@@ -394,7 +394,7 @@ def sp_block(k0, k1, block, a, b, c, nbins, strides, tstart, offset, cum, lrmax_
                     break
             if alive and log_t - lr < log_best:
                 log_best = log_t - lr
-                t_stop = math.exp(log_best + total) * (1.0 - 1e-12) if bounded else math.inf
+                t_stop = math.exp(log_best + total) * (1.0 - 1e-12)  # inf when unbounded
                 best_local = local[i]
                 for k in range(d):
                     out_bins[k] = ks[k, i]
