@@ -144,16 +144,25 @@ def _fill_pairs(out, first_call, calls, block, stream, k0, k1):
         out[2 * i + 1] = words_to_uniform(w2, w3)
 
 
+@numba.njit(cache=True, inline="always")
+def _pairs_of(start, n):
+    """(first_call, calls) when uniforms start .. start + n - 1 are whole calls on one c1, else (0, -1)."""
+    if (start & 1) == 0 and (n & 1) == 0:
+        first_call = start >> 1
+        calls = n >> 1
+        if (first_call & 0xFFFFFFFF) + calls <= 0x100000000:
+            return first_call, calls
+    return 0, -1
+
+
 @numba.njit(cache=True)
 def fill_uniforms(out, start, block, stream, k0, k1):
     """out[j] = uniform number start + j of (stream, block), for j < len(out)."""
     n = out.shape[0]
-    if (start & 1) == 0 and (n & 1) == 0:  # every batch of the search kernels
-        first_call = start >> 1
-        calls = n >> 1
-        if (first_call & 0xFFFFFFFF) + calls <= 0x100000000:  # c1 is one value throughout
-            _fill_pairs(out, first_call, calls, block, stream, k0, k1)
-            return
+    first_call, calls = _pairs_of(start, n)
+    if calls >= 0:  # every batch of the search kernels
+        _fill_pairs(out, first_call, calls, block, stream, k0, k1)
+        return
     j = 0
     pos = start
     if n > 0 and (pos & 1) == 1:
@@ -171,6 +180,71 @@ def fill_uniforms(out, start, block, stream, k0, k1):
     if j < n:
         u0, _ = uniform_pair(call, block, stream, k0, k1)
         out[j] = u0
+
+
+@numba.njit(cache=True)
+def _fill_pairs_2(out_a, out_b, first_call, calls, block, stream_a, stream_b, k0, k1):
+    """``_fill_pairs`` of two streams in one loop: two independent Philox chains per step."""
+    c1 = np.uint64(first_call) >> _S32
+    c0 = np.uint64(first_call) & _MASK32
+    c2 = np.uint64(block)
+    s_a = np.uint64(stream_a)
+    s_b = np.uint64(stream_b)
+    for i in range(calls):
+        a0, a1, a2, a3 = philox4x32(c0 + np.uint64(i), c1, c2, s_a, k0, k1)
+        b0, b1, b2, b3 = philox4x32(c0 + np.uint64(i), c1, c2, s_b, k0, k1)
+        out_a[2 * i] = words_to_uniform(a0, a1)
+        out_a[2 * i + 1] = words_to_uniform(a2, a3)
+        out_b[2 * i] = words_to_uniform(b0, b1)
+        out_b[2 * i + 1] = words_to_uniform(b2, b3)
+
+
+@numba.njit(cache=True)
+def _fill_pairs_3(out_a, out_b, out_c, first_call, calls, block, stream_a, stream_b, stream_c, k0, k1):
+    """``_fill_pairs`` of three streams in one loop: three independent Philox chains per step."""
+    c1 = np.uint64(first_call) >> _S32
+    c0 = np.uint64(first_call) & _MASK32
+    c2 = np.uint64(block)
+    s_a = np.uint64(stream_a)
+    s_b = np.uint64(stream_b)
+    s_c = np.uint64(stream_c)
+    for i in range(calls):
+        a0, a1, a2, a3 = philox4x32(c0 + np.uint64(i), c1, c2, s_a, k0, k1)
+        b0, b1, b2, b3 = philox4x32(c0 + np.uint64(i), c1, c2, s_b, k0, k1)
+        e0, e1, e2, e3 = philox4x32(c0 + np.uint64(i), c1, c2, s_c, k0, k1)
+        out_a[2 * i] = words_to_uniform(a0, a1)
+        out_a[2 * i + 1] = words_to_uniform(a2, a3)
+        out_b[2 * i] = words_to_uniform(b0, b1)
+        out_b[2 * i + 1] = words_to_uniform(b2, b3)
+        out_c[2 * i] = words_to_uniform(e0, e1)
+        out_c[2 * i + 1] = words_to_uniform(e2, e3)
+
+
+@numba.njit(cache=True)
+def fill_uniforms_2(out_a, out_b, start, block, stream_a, stream_b, k0, k1):
+    """``fill_uniforms`` of two streams (equal lengths) at once: the same uniforms, faster.
+
+    One Philox call takes about 10 multiply latencies; the two streams' calls are
+    independent, so the CPU overlaps them where two loops would wait on each.
+    """
+    first_call, calls = _pairs_of(start, out_a.shape[0])
+    if calls >= 0:
+        _fill_pairs_2(out_a, out_b, first_call, calls, block, stream_a, stream_b, k0, k1)
+    else:
+        fill_uniforms(out_a, start, block, stream_a, k0, k1)
+        fill_uniforms(out_b, start, block, stream_b, k0, k1)
+
+
+@numba.njit(cache=True)
+def fill_uniforms_3(out_a, out_b, out_c, start, block, stream_a, stream_b, stream_c, k0, k1):
+    """``fill_uniforms`` of three streams (equal lengths) at once, as ``fill_uniforms_2``."""
+    first_call, calls = _pairs_of(start, out_a.shape[0])
+    if calls >= 0:
+        _fill_pairs_3(out_a, out_b, out_c, first_call, calls, block, stream_a, stream_b, stream_c, k0, k1)
+    else:
+        fill_uniforms(out_a, start, block, stream_a, k0, k1)
+        fill_uniforms(out_b, start, block, stream_b, k0, k1)
+        fill_uniforms(out_c, start, block, stream_c, k0, k1)
 
 
 @numba.njit(cache=True, inline="always")

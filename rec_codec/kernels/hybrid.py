@@ -20,7 +20,7 @@ import math
 import numba
 import numpy as np
 
-from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms, ndtri_as241, stream_word, uniform_at
+from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms_2, ndtri_as241, stream_word, uniform_at
 
 BATCH = 64
 _SQRT_HALF = math.sqrt(0.5)
@@ -132,8 +132,7 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
     while n0 < limit:
         if stop[0] != 0:
             return -2, n0
-        fill_uniforms(u_first, n0, block, first_stream, k0, k1)
-        fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
+        fill_uniforms_2(u_first, v, n0, block, first_stream, STREAM_ARRIVAL, k0, k1)
         for j in range(BATCH):
             n = n0 + j
             if n >= limit:

@@ -13,7 +13,7 @@ import math
 import numba
 import numpy as np
 
-from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms, stream_word
+from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms_2, fill_uniforms_3, stream_word
 from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio_of_uniforms
 
 BATCH = 64
@@ -56,10 +56,10 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
     while n0 < num_candidates:
         if stop[0] != 0:
             return -2, n0
-        fill_uniforms(u_first, n0, block, first_stream, k0, k1)
-        fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
         if d > 1:
-            fill_uniforms(u_second, n0, block, second_stream, k0, k1)
+            fill_uniforms_3(u_first, v, u_second, n0, block, first_stream, STREAM_ARRIVAL, second_stream, k0, k1)
+        else:
+            fill_uniforms_2(u_first, v, n0, block, first_stream, STREAM_ARRIVAL, k0, k1)
         for j in range(BATCH):
             n = n0 + j
             if n >= num_candidates:

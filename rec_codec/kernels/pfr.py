@@ -8,8 +8,10 @@ minimises T_n / r(X_n) and stops once T_n / r_max >= best. X_{n*} is then exactl
 Work per candidate is kept to the PRNG and a few comparisons:
 - T_n = T0 - log(V_0 V_1 ... V_j) within a batch, so the arrival times need a running
   product and no logarithm; the stopping rule is the comparison prod <= exp(T0 - best r_max);
-- one dimension's uniform is drawn per candidate; the others, and the ratio, only when it
-  passes the interval filter of ``ratio.acceptance_intervals`` (T0 bounds T_n from below).
+- two dimensions' uniforms (the most selective ones) and the arrival's are drawn per
+  candidate, the three streams in one loop and up to DRAWN_AHEAD candidates ahead; the
+  other dimensions, and the ratio, only when both pass the interval filter of
+  ``ratio.acceptance_intervals`` (T0 bounds T_n from below).
 """
 
 import math
@@ -17,10 +19,13 @@ import math
 import numba
 import numpy as np
 
-from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms, stream_word
+from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms_2, fill_uniforms_3, stream_word
 from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio_of_uniforms
 
 BATCH = 64
+# Uniforms are drawn up to this many candidates ahead (a fill's length doubles from BATCH):
+# the generator's loop runs longer, while the arithmetic stays in batches of BATCH.
+DRAWN_AHEAD = 1024
 _TINY = 1e-250
 # The intervals only filter: ones computed from an earlier (smaller) t0 are wider, so they
 # keep every candidate that can win; recompute them once t0 has grown by this factor.
@@ -56,9 +61,11 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
     first_stream = stream_word(STREAM_CANDIDATE, first)
     second = order[1] if d > 1 else d
     second_stream = stream_word(STREAM_CANDIDATE, order[1] if d > 1 else first)
-    u_first = np.empty(BATCH)
-    u_second = np.full(BATCH, 0.5)  # stays 0.5, inside (lo, hi) = (0, 1), when d == 1
-    v = np.empty(BATCH)
+    u_first = np.empty(DRAWN_AHEAD)
+    u_second = np.full(DRAWN_AHEAD, 0.5)  # stays 0.5, inside (lo, hi) = (0, 1), when d == 1
+    v = np.empty(DRAWN_AHEAD)
+    drawn_from = 0  # u_first[i], v[i], u_second[i] are candidate drawn_from + i's, for i < drawn
+    drawn = 0
     u = np.empty(d)
     lo = np.zeros(d + 1)  # entry d always passes: the second filter when d == 1
     hi = np.ones(d + 1)
@@ -71,22 +78,27 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
     while n0 < max_steps:
         if stop[0] != 0:
             return -2, n0
-        fill_uniforms(u_first, n0, block, first_stream, k0, k1)
-        fill_uniforms(v, n0, block, STREAM_ARRIVAL, k0, k1)
-        if d > 1:
-            fill_uniforms(u_second, n0, block, second_stream, k0, k1)
+        if n0 == drawn_from + drawn:
+            drawn = min(max(2 * drawn, BATCH), DRAWN_AHEAD)
+            drawn_from = n0
+            if d > 1:
+                fill_uniforms_3(u_first[:drawn], v[:drawn], u_second[:drawn], n0, block, first_stream, STREAM_ARRIVAL,
+                                second_stream, k0, k1)
+            else:
+                fill_uniforms_2(u_first[:drawn], v[:drawn], n0, block, first_stream, STREAM_ARRIVAL, k0, k1)
+        at = n0 - drawn_from
         count = min(BATCH, max_steps - n0)
         prod = 1.0
         lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
+        leave_below = max(stop_prod, _TINY)  # a product below it stops the search or folds
         j = 0
         while True:
             # the candidates before the next one that stops, folds or passes the filter
             while j < count:
-                prod *= v[j]
-                x = u_first[j]
-                y = u_second[j]
-                if (prod <= stop_prod) | (prod < _TINY) | ((x > lo_first) & (x < hi_first) & (y > lo_second)
-                                                          & (y < hi_second)):
+                prod *= v[at + j]
+                x = u_first[at + j]
+                y = u_second[at + j]
+                if (prod <= leave_below) | ((x > lo_first) & (x < hi_first) & (y > lo_second) & (y < hi_second)):
                     break
                 j += 1
             if j == count:
@@ -99,11 +111,12 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
                 prod = 1.0
                 if best >= 0:
                     stop_prod = _stop_product(t0, log_best, lrmax_total)
+                    leave_below = max(stop_prod, _TINY)
                     acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t0) - log_best)
                     t_intervals = t0
                     lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
-            x = u_first[j]
-            y = u_second[j]
+            x = u_first[at + j]
+            y = u_second[at + j]
             if (x > lo_first and x < hi_first and y > lo_second and y < hi_second
                     and draw_if_inside(n, block, k0, k1, order, lo, hi, x, y, u)):
                 t = t0 - math.log(prod)
@@ -112,6 +125,7 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
                     log_best = score
                     best = n
                     stop_prod = _stop_product(t0, log_best, lrmax_total)
+                    leave_below = max(stop_prod, _TINY)
                     acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t) - log_best)
                     t_intervals = t
                     lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
