@@ -111,6 +111,52 @@ def words_to_uniform(hi, lo):
     return (float(hi >> _S5) * _TWO_M26 + float(lo >> _S6) + 0.5) * _TWO_M53
 
 
+_S26 = np.uint64(26)
+_MANTISSAS = 2**53
+
+
+@numba.njit(cache=True, inline="always")
+def words_to_mantissa(hi, lo):
+    """The 53-bit integer m (int64) of ``words_to_uniform(hi, lo)``, which is (m + 0.5) 2^-53 rounded.
+
+    Both halves of ``words_to_uniform``'s sum are exact, so ``mantissa_to_uniform`` of m is
+    that uniform bit for bit; a filter can compare m with integer bounds and convert only
+    the candidates that pass.
+    """
+    return np.int64(((hi >> _S5) << _S26) | (lo >> _S6))
+
+
+@numba.njit(cache=True, inline="always")
+def mantissa_to_uniform(m):
+    """The uniform (m + 0.5) 2^-53 (rounded to nearest even) of a 53-bit integer m."""
+    return (float(m) + 0.5) * _TWO_M53
+
+
+@numba.njit(cache=True)
+def mantissa_bounds(lo, hi):
+    """(m_lo, m_hi): the uniform of m lies in the open interval (lo, hi) iff m_lo <= m <= m_hi.
+
+    The uniform of m is non-decreasing in m; m_lo > m_hi when no m qualifies.
+    """
+    if lo < 0.0:
+        m_lo = 0
+    elif lo >= 1.0:
+        m_lo = _MANTISSAS
+    else:
+        m_lo = max(int(lo * _MANTISSAS) - 2, 0)
+        while m_lo < _MANTISSAS and mantissa_to_uniform(m_lo) <= lo:
+            m_lo += 1
+    if hi > 1.0:
+        m_hi = _MANTISSAS - 1
+    elif hi <= 0.0:
+        m_hi = -1
+    else:
+        m_hi = min(int(hi * _MANTISSAS) + 2, _MANTISSAS - 1)
+        while m_hi >= 0 and mantissa_to_uniform(m_hi) >= hi:
+            m_hi -= 1
+    return m_lo, m_hi
+
+
 @numba.njit(cache=True, inline="always")
 def uniform_pair(call, block, stream, k0, k1):
     """The two uniforms of one Philox call at position ``call`` of (stream, block)."""
@@ -245,6 +291,65 @@ def fill_uniforms_3(out_a, out_b, out_c, start, block, stream_a, stream_b, strea
         fill_uniforms(out_a, start, block, stream_a, k0, k1)
         fill_uniforms(out_b, start, block, stream_b, k0, k1)
         fill_uniforms(out_c, start, block, stream_c, k0, k1)
+
+
+@numba.njit(cache=True)
+def _fill_filter_pairs(m_first, v, m_second, first_call, calls, block, stream_first, stream_v, stream_second, k0,
+                       k1):
+    """``fill_filter_streams`` of whole calls on one c1: a counted loop, as ``_fill_pairs``."""
+    c1 = np.uint64(first_call) >> _S32
+    c0 = np.uint64(first_call) & _MASK32
+    c2 = np.uint64(block)
+    s_first = np.uint64(stream_first)
+    s_v = np.uint64(stream_v)
+    s_second = np.uint64(max(stream_second, 0))
+    if stream_second < 0:
+        for i in range(calls):
+            a0, a1, a2, a3 = philox4x32(c0 + np.uint64(i), c1, c2, s_first, k0, k1)
+            b0, b1, b2, b3 = philox4x32(c0 + np.uint64(i), c1, c2, s_v, k0, k1)
+            m_first[2 * i] = words_to_mantissa(a0, a1)
+            m_first[2 * i + 1] = words_to_mantissa(a2, a3)
+            v[2 * i] = words_to_uniform(b0, b1)
+            v[2 * i + 1] = words_to_uniform(b2, b3)
+        return
+    for i in range(calls):
+        a0, a1, a2, a3 = philox4x32(c0 + np.uint64(i), c1, c2, s_first, k0, k1)
+        b0, b1, b2, b3 = philox4x32(c0 + np.uint64(i), c1, c2, s_v, k0, k1)
+        e0, e1, e2, e3 = philox4x32(c0 + np.uint64(i), c1, c2, s_second, k0, k1)
+        m_first[2 * i] = words_to_mantissa(a0, a1)
+        m_first[2 * i + 1] = words_to_mantissa(a2, a3)
+        v[2 * i] = words_to_uniform(b0, b1)
+        v[2 * i + 1] = words_to_uniform(b2, b3)
+        m_second[2 * i] = words_to_mantissa(e0, e1)
+        m_second[2 * i + 1] = words_to_mantissa(e2, e3)
+
+
+@numba.njit(cache=True)
+def fill_filter_streams(m_first, v, m_second, start, block, stream_first, stream_v, stream_second, k0, k1):
+    """The streams of a filtering search's batch, positions start .. start + len(v) - 1.
+
+    m_first and m_second get the ``words_to_mantissa`` integers of two streams' uniforms
+    (the two dimensions a filter tests first, with no conversion to float), v the uniforms
+    of a third (the arrival times'). All three arrays have one length. A negative
+    stream_second leaves m_second as it is (a search with one dimension).
+    """
+    n = v.shape[0]
+    first_call, calls = _pairs_of(start, n)
+    if calls >= 0:
+        _fill_filter_pairs(m_first, v, m_second, first_call, calls, block, stream_first, stream_v, stream_second, k0,
+                           k1)
+        return
+    for j in range(n):
+        call = np.uint64(start + j) >> np.uint64(1)
+        low_half = ((start + j) & 1) == 0
+        c0, c1, c2 = call & _MASK32, call >> _S32, np.uint64(block)
+        w0, w1, w2, w3 = philox4x32(c0, c1, c2, np.uint64(stream_first), k0, k1)
+        m_first[j] = words_to_mantissa(w0, w1) if low_half else words_to_mantissa(w2, w3)
+        w0, w1, w2, w3 = philox4x32(c0, c1, c2, np.uint64(stream_v), k0, k1)
+        v[j] = words_to_uniform(w0, w1) if low_half else words_to_uniform(w2, w3)
+        if stream_second >= 0:
+            w0, w1, w2, w3 = philox4x32(c0, c1, c2, np.uint64(stream_second), k0, k1)
+            m_second[j] = words_to_mantissa(w0, w1) if low_half else words_to_mantissa(w2, w3)
 
 
 @numba.njit(cache=True, inline="always")

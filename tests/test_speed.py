@@ -6,7 +6,8 @@ import pytest
 from rec_codec import bench
 from rec_codec.kernels.ceiling import philox_blocks
 from rec_codec.kernels.partition import _grown, _slot
-from rec_codec.rng import fill_uniforms_2, fill_uniforms_3, philox_words, split_seed, uniform_at, uniforms
+from rec_codec.rng import (fill_filter_streams, fill_uniforms_2, fill_uniforms_3, mantissa_bounds, mantissa_to_uniform,
+                           philox_words, split_seed, uniform_at, uniforms)
 from rec_codec.seed import STREAM_CANDIDATE
 
 
@@ -34,6 +35,37 @@ def test_two_and_three_streams_at_once_equal_one_stream_at_a_time(start, count):
     a2, b2 = np.empty(count), np.empty(count)
     fill_uniforms_2(a2, b2, start, 4, streams[2], streams[0], k0, k1)
     assert np.array_equal(a2, c) and np.array_equal(b2, a)
+
+
+@pytest.mark.parametrize("start, count", [(0, 64), (1024, 1024), (2, 6), (7, 64), (3, 5), (2**33 - 6, 64)])
+def test_filter_streams_are_the_uniforms_as_integers(start, count):
+    k0, k1 = split_seed(99)
+    m_first, v, m_second = np.empty(count, np.int64), np.empty(count), np.empty(count, np.int64)
+    fill_filter_streams(m_first, v, m_second, start, 3, 256 * 2 + 1, 2, 256 * 7 + 1, k0, k1)
+    assert np.array_equal([mantissa_to_uniform(m) for m in m_first], _one_by_one(99, 256 * 2 + 1, 3, start, count))
+    assert np.array_equal(v, _one_by_one(99, 2, 3, start, count))
+    assert np.array_equal([mantissa_to_uniform(m) for m in m_second], _one_by_one(99, 256 * 7 + 1, 3, start, count))
+    assert m_first.min() >= 0 and m_first.max() < 2**53
+    untouched = np.full(count, 17, np.int64)
+    fill_filter_streams(m_first, v, untouched, start, 3, 256 * 2 + 1, 2, -1, k0, k1)
+    assert (untouched == 17).all()
+
+
+def test_mantissa_bounds_select_the_uniforms_inside_the_interval():
+    rng = np.random.default_rng(4)
+    top = 2**53 - 1
+    edges = [0.0, 1.0, -1.0, 2.0, 0.5, 2.0**-53, 1.0 - 2.0**-53, mantissa_to_uniform(2**52), mantissa_to_uniform(top),
+             mantissa_to_uniform(2**52 + 1), mantissa_to_uniform(12345)]
+    values = edges + list(rng.random(200)) + list(rng.random(50) * 1e-12) + list(1.0 - rng.random(50) * 1e-12)
+    for _ in range(400):
+        lo, hi = rng.choice(values), rng.choice(values)
+        m_lo, m_hi = mantissa_bounds(lo, hi)
+        # every m near both bounds (and the ends of the range) lies inside iff m_lo <= m <= m_hi
+        around = set()
+        for centre in (m_lo, m_hi, 0, top, 2**52):
+            around.update(m for m in range(centre - 4, centre + 5) if 0 <= m <= top)
+        for m in around:
+            assert (lo < mantissa_to_uniform(m) < hi) == (m_lo <= m <= m_hi), (lo, hi, m, m_lo, m_hi)
 
 
 def test_philox_ceiling_is_the_xor_of_the_words():

@@ -19,7 +19,8 @@ import math
 import numba
 import numpy as np
 
-from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms_2, fill_uniforms_3, stream_word
+from ..rng import (STREAM_ARRIVAL, STREAM_CANDIDATE, fill_filter_streams, mantissa_bounds, mantissa_to_uniform,
+                   stream_word)
 from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio_of_uniforms
 
 BATCH = 64
@@ -36,6 +37,14 @@ _REFRESH = 1.03
 def _stop_product(t0, log_best, lrmax_total):
     # T_n >= best * r_max  <=>  prod <= exp(t0 - best * r_max)
     return math.exp(t0 - math.exp(log_best + lrmax_total))
+
+
+@numba.njit(cache=True)
+def _mantissa_bounds_of(lo, hi, first, second):
+    """The filter of the two batched dimensions as integer bounds (``rng.mantissa_bounds``)."""
+    lo_first, hi_first = mantissa_bounds(lo[first], hi[first])
+    lo_second, hi_second = mantissa_bounds(lo[second], hi[second])
+    return lo_first, hi_first, lo_second, hi_second
 
 
 @numba.njit(cache=True)
@@ -60,15 +69,17 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
     first = order[0]
     first_stream = stream_word(STREAM_CANDIDATE, first)
     second = order[1] if d > 1 else d
-    second_stream = stream_word(STREAM_CANDIDATE, order[1] if d > 1 else first)
-    u_first = np.empty(DRAWN_AHEAD)
-    u_second = np.full(DRAWN_AHEAD, 0.5)  # stays 0.5, inside (lo, hi) = (0, 1), when d == 1
+    second_stream = stream_word(STREAM_CANDIDATE, order[1]) if d > 1 else -1
+    m_first = np.empty(DRAWN_AHEAD, dtype=np.int64)  # uniforms as rng.words_to_mantissa's integers
+    m_second = np.zeros(DRAWN_AHEAD, dtype=np.int64)  # stays 0, inside the filter of entry d, when d == 1
     v = np.empty(DRAWN_AHEAD)
-    drawn_from = 0  # u_first[i], v[i], u_second[i] are candidate drawn_from + i's, for i < drawn
+    drawn_from = 0  # m_first[i], v[i], m_second[i] are candidate drawn_from + i's, for i < drawn
     drawn = 0
     u = np.empty(d)
-    lo = np.zeros(d + 1)  # entry d always passes: the second filter when d == 1
+    lo = np.zeros(d + 1)
     hi = np.ones(d + 1)
+    lo[d], hi[d] = -1.0, 2.0  # entry d always passes: the second filter when d == 1
+    lo_first, hi_first, lo_second, hi_second = _mantissa_bounds_of(lo, hi, first, second)
     best = -1
     log_best = math.inf
     stop_prod = -1.0  # no best yet: never stop
@@ -81,24 +92,20 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
         if n0 == drawn_from + drawn:
             drawn = min(max(2 * drawn, BATCH), DRAWN_AHEAD)
             drawn_from = n0
-            if d > 1:
-                fill_uniforms_3(u_first[:drawn], v[:drawn], u_second[:drawn], n0, block, first_stream, STREAM_ARRIVAL,
+            fill_filter_streams(m_first[:drawn], v[:drawn], m_second[:drawn], n0, block, first_stream, STREAM_ARRIVAL,
                                 second_stream, k0, k1)
-            else:
-                fill_uniforms_2(u_first[:drawn], v[:drawn], n0, block, first_stream, STREAM_ARRIVAL, k0, k1)
         at = n0 - drawn_from
         count = min(BATCH, max_steps - n0)
         prod = 1.0
-        lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
         leave_below = max(stop_prod, _TINY)  # a product below it stops the search or folds
         j = 0
         while True:
             # the candidates before the next one that stops, folds or passes the filter
             while j < count:
                 prod *= v[at + j]
-                x = u_first[at + j]
-                y = u_second[at + j]
-                if (prod <= leave_below) | ((x > lo_first) & (x < hi_first) & (y > lo_second) & (y < hi_second)):
+                x = m_first[at + j]
+                y = m_second[at + j]
+                if (prod <= leave_below) | ((x >= lo_first) & (x <= hi_first) & (y >= lo_second) & (y <= hi_second)):
                     break
                 j += 1
             if j == count:
@@ -114,11 +121,12 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
                     leave_below = max(stop_prod, _TINY)
                     acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t0) - log_best)
                     t_intervals = t0
-                    lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
-            x = u_first[at + j]
-            y = u_second[at + j]
-            if (x > lo_first and x < hi_first and y > lo_second and y < hi_second
-                    and draw_if_inside(n, block, k0, k1, order, lo, hi, x, y, u)):
+                    lo_first, hi_first, lo_second, hi_second = _mantissa_bounds_of(lo, hi, first, second)
+            x = m_first[at + j]
+            y = m_second[at + j]
+            if (x >= lo_first and x <= hi_first and y >= lo_second and y <= hi_second
+                    and draw_if_inside(n, block, k0, k1, order, lo, hi, mantissa_to_uniform(x), mantissa_to_uniform(y),
+                                       u)):
                 t = t0 - math.log(prod)
                 score = math.log(t) - log_ratio_of_uniforms(u, a, b, c)
                 if score < log_best:
@@ -128,7 +136,7 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
                     leave_below = max(stop_prod, _TINY)
                     acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t) - log_best)
                     t_intervals = t
-                    lo_first, hi_first, lo_second, hi_second = lo[first], hi[first], lo[second], hi[second]
+                    lo_first, hi_first, lo_second, hi_second = _mantissa_bounds_of(lo, hi, first, second)
             j += 1
         if count < BATCH:
             return -1, max_steps
@@ -139,4 +147,5 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
             if t0 > _REFRESH * t_intervals:
                 acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t0) - log_best)
                 t_intervals = t0
+                lo_first, hi_first, lo_second, hi_second = _mantissa_bounds_of(lo, hi, first, second)
     return -1, max_steps
