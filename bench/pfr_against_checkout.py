@@ -4,8 +4,8 @@ and the speed of each, in one process.
 A kernel change that must not change any output byte is checked here on random blocks
 (1-8 dimensions, random means and widths, some dimensions equal to the prior, caps inside
 and past a batch), then both versions search the bench's equal-width 5-D target (D_inf 20
-bits) on one thread, alternating, and the script prints ns per candidate and the share of
-the Philox rate measured between them.
+bits; ORC with N = 2^22) on one thread, alternating, and the script prints ns per
+candidate and the share of the Philox rate measured between them.
 
     git worktree add /tmp/before d1d16ef
     python bench/pfr_against_checkout.py /tmp/before --blocks 600 --rounds 5
@@ -76,8 +76,9 @@ def same_results(blocks, other_pfr, other_orc):
     return candidates
 
 
-def timed(search, target_blocks, rounds):
-    """Best seconds per Philox call and per candidate of each search, alternating."""
+def timed(search, target_blocks, limit, rounds):
+    """Best seconds per Philox call and per candidate of each search (limit: its argument
+    after lrmax, max_steps or N), alternating."""
     k0, k1 = split_seed(1)
     stop = np.zeros(1, np.int64)
     a, b, c, lrmax = target_blocks
@@ -85,14 +86,14 @@ def timed(search, target_blocks, rounds):
     best = {name: math.inf for name in list(search) + ["philox"]}
     steps = 0
     for name, block_search in search.items():
-        block_search(k0, k1, 0, a, b, c, lrmax, 2**40, stop)  # compile
+        block_search(k0, k1, 0, a, b, c, lrmax, limit, stop)  # compile
     for _ in range(rounds):
         started = time.perf_counter()
-        philox_blocks(2**23, 0, k0, k1)
-        best["philox"] = min(best["philox"], (time.perf_counter() - started) / 2**23)
+        philox_blocks(2**25, 0, k0, k1)
+        best["philox"] = min(best["philox"], (time.perf_counter() - started) / 2**25)
         for name, block_search in search.items():
             started = time.perf_counter()
-            steps = sum(block_search(k0, k1, block, a, b, c, lrmax, 2**40, stop)[1] for block in range(12))
+            steps = sum(block_search(k0, k1, block, a, b, c, lrmax, limit, stop)[1] for block in range(12))
             best[name] = min(best[name], (time.perf_counter() - started) / steps)
     return best
 
@@ -110,10 +111,12 @@ def main():
     print(f"{len(blocks)} random blocks, {candidates} candidates: the same index and steps in both")
     target = gaussian_with_dinf(5, 20.0)
     coefficients = log_ratio_coefficients(target, standard_normal_like((5,)))
-    best = timed({"this tree": pfr.pfr_block, "checkout": other_pfr.pfr_block}, coefficients, args.rounds)
-    for name in ("checkout", "this tree"):
-        print(f"5-D pfr, {name}: {1e9 * best[name]:.2f} ns per candidate, "
-              f"{best['philox'] / best[name]:.3f} of the Philox rate")
+    for kernel, here, there, limit in (("pfr", pfr.pfr_block, other_pfr.pfr_block, 2**40),
+                                       ("orc", orc.orc_block, other_orc.orc_block, 2**22)):
+        best = timed({"this tree": here, "checkout": there}, coefficients, limit, args.rounds)
+        for name in ("checkout", "this tree"):
+            print(f"5-D {kernel}, {name}: {1e9 * best[name]:.2f} ns per candidate, "
+                  f"{best['philox'] / best[name]:.3f} of the Philox rate")
 
 
 if __name__ == "__main__":

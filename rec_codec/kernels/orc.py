@@ -5,7 +5,8 @@ shared candidates; the encoder's exponentials are turned into sorted arrival tim
 Renyi's representation, T_n = T_{n-1} + E_n N / (N - n), and the n minimising T_n / r(X_n)
 is sent. The sample is approximately Q, with a bias that falls as N grows past 2^KL. When
 r_max is finite the search stops early by the PFR rule T_n / r_max >= best, which does not
-change the result, and skips candidates by the same interval filter as PFR.
+change the result, and skips candidates by the same interval filter as PFR; the logarithm
+of T_n is taken only for a candidate that passes it or may end the search.
 """
 
 import math
@@ -52,6 +53,9 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
     best = -1
     log_best = math.inf
     t = 0.0
+    # a t below t_stop cannot end the search (log t - lrmax_total < log_best), so a candidate
+    # the filter drops needs no logarithm of t while t stays below it
+    t_stop = math.inf
     n0 = 0
     while n0 < num_candidates:
         if stop[0] != 0:
@@ -65,18 +69,21 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
             if n >= num_candidates:
                 return best, n
             t -= math.log(v[j]) * scale / (scale - n)
+            x = u_first[j]
+            y = u_second[j]
+            passes = x > lo[first] and x < hi[first] and y > lo[second] and y < hi[second]
+            if not passes and t < t_stop:
+                continue
             log_t = math.log(t)
             if bounded and log_t - lrmax_total >= log_best:
                 return best, n
-            x = u_first[j]
-            y = u_second[j]
-            if (x > lo[first] and x < hi[first] and y > lo[second] and y < hi[second]
-                    and draw_if_inside(n, block, k0, k1, order, lo, hi, x, y, u)):
+            if passes and draw_if_inside(n, block, k0, k1, order, lo, hi, x, y, u):
                 score = log_t - log_ratio_of_uniforms(u, a, b, c)
                 if score < log_best:
                     log_best = score
                     best = n
                     if bounded:
+                        t_stop = math.exp(log_best + lrmax_total) * (1.0 - 1e-12)
                         acceptance_intervals(lo, hi, a, b, c, lrmax, log_t - log_best)
         n0 += BATCH
     return best, num_candidates
