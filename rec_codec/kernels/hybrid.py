@@ -128,6 +128,7 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
     best = -1
     log_best = math.inf
     t = 0.0
+    t_stop = math.inf  # a t below this cannot end the search: log t - lrmax_total < log_best
     n0 = 0
     while n0 < limit:
         if stop[0] != 0:
@@ -139,11 +140,14 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
                 return best, n
             e = -math.log(v[j])
             t += e * scale / (scale - n) if orc else e
+            s = _shifted(u_first[j], start[first])
+            passes = s > slo[first] and s < shi[first]
+            if not passes and t < t_stop:
+                continue
             log_t = math.log(t)
             if log_t - lrmax_total >= log_best:
                 return best, n
-            s = _shifted(u_first[j], start[first])
-            if s <= slo[first] or s >= shi[first]:
+            if not passes:
                 continue
             lr = _log_ratio(n, block, k0, k1, order, slo, shi, a, b, c, zlo, zhi, m, start, s)
             if lr == -math.inf:
@@ -152,6 +156,7 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
             if score < log_best:
                 log_best = score
                 best = n
+                t_stop = math.exp(log_best + lrmax_total) * (1.0 - 1e-12)
                 _intervals(slo, shi, a, b, c, lrmax, lrmax_total, zlo, zhi, m, start, log_t - log_best)
         n0 += BATCH
     return best, limit
