@@ -82,6 +82,37 @@ def test_pfr_early_stop_and_filter_never_change_the_choice():
         assert index == brute_force_pfr(a, b, c, 8, block, max(20 * steps, 4096))
 
 
+def brute_force_orc(a, b, c, lrmax, seed, block, n):
+    """(index, steps) of ORC over n candidates, T_k Renyi's ordered arrival times: the argmin
+    of log T_k - log r(X_k) over all n, and the first k whose log T_k - log r_max reaches the
+    best score before it (n if none)."""
+    d = a.shape[0]
+    u = np.stack([rng.uniforms(seed, rng.stream_word(rng.STREAM_CANDIDATE, k), block, 0, n) for k in range(d)],
+                 axis=1)
+    z = special.ndtri(u)
+    e = rng.exponentials(seed, rng.STREAM_ARRIVAL, block, 0, n)
+    log_t = np.log(np.cumsum(e * float(n) / (float(n) - np.arange(n))))
+    scores = log_t - (a + (b + c * z) * z).sum(axis=1)
+    best_before = np.concatenate([[np.inf], np.minimum.accumulate(scores)[:-1]])
+    ends = np.flatnonzero(log_t - lrmax.sum() >= best_before)
+    return int(np.argmin(scores)), int(ends[0]) if ends.size else n
+
+
+@pytest.mark.parametrize("mean, std", [([0.8, 0.1], [0.3, 0.5]), ([0.4], [0.2]), ([0.5, -0.2, 0.3], [0.4, 0.6, 0.5])])
+def test_orc_early_stop_and_filter_never_change_the_choice_or_the_stop(mean, std):
+    from rec_codec.kernels.orc import orc_block
+
+    a, b, c, lrmax = log_ratio_coefficients(DiagonalGaussian(mean, std), standard_normal_like((len(mean),)))
+    k0, k1 = rng.split_seed(21)
+    stopped_early = 0
+    for block in range(25):
+        n = 2 ** (6 + block % 7)
+        index, steps = orc_block(k0, k1, block, a, b, c, lrmax, n, NO_STOP)
+        assert (index, steps) == brute_force_orc(a, b, c, lrmax, 21, block, n)
+        stopped_early += steps < n
+    assert stopped_early > 0  # the stopping rule was exercised
+
+
 def test_steps_grow_like_two_to_the_dinf():
     # D_inf of N(0.5, 0.05^2) against N(0, 1): about 5.2 bits; mean steps are within 2^(D_inf +- 1.5)
     _, steps, _ = run(tiled([0.5], [0.05], 500), seed=3, dims=1)
