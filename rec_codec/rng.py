@@ -246,27 +246,6 @@ def _fill_pairs_2(out_a, out_b, first_call, calls, block, stream_a, stream_b, k0
 
 
 @numba.njit(cache=True)
-def _fill_pairs_3(out_a, out_b, out_c, first_call, calls, block, stream_a, stream_b, stream_c, k0, k1):
-    """``_fill_pairs`` of three streams in one loop: three independent Philox chains per step."""
-    c1 = np.uint64(first_call) >> _S32
-    c0 = np.uint64(first_call) & _MASK32
-    c2 = np.uint64(block)
-    s_a = np.uint64(stream_a)
-    s_b = np.uint64(stream_b)
-    s_c = np.uint64(stream_c)
-    for i in range(calls):
-        a0, a1, a2, a3 = philox4x32(c0 + np.uint64(i), c1, c2, s_a, k0, k1)
-        b0, b1, b2, b3 = philox4x32(c0 + np.uint64(i), c1, c2, s_b, k0, k1)
-        e0, e1, e2, e3 = philox4x32(c0 + np.uint64(i), c1, c2, s_c, k0, k1)
-        out_a[2 * i] = words_to_uniform(a0, a1)
-        out_a[2 * i + 1] = words_to_uniform(a2, a3)
-        out_b[2 * i] = words_to_uniform(b0, b1)
-        out_b[2 * i + 1] = words_to_uniform(b2, b3)
-        out_c[2 * i] = words_to_uniform(e0, e1)
-        out_c[2 * i + 1] = words_to_uniform(e2, e3)
-
-
-@numba.njit(cache=True)
 def fill_uniforms_2(out_a, out_b, start, block, stream_a, stream_b, k0, k1):
     """``fill_uniforms`` of two streams (equal lengths) at once: the same uniforms, faster.
 
@@ -279,18 +258,6 @@ def fill_uniforms_2(out_a, out_b, start, block, stream_a, stream_b, k0, k1):
     else:
         fill_uniforms(out_a, start, block, stream_a, k0, k1)
         fill_uniforms(out_b, start, block, stream_b, k0, k1)
-
-
-@numba.njit(cache=True)
-def fill_uniforms_3(out_a, out_b, out_c, start, block, stream_a, stream_b, stream_c, k0, k1):
-    """``fill_uniforms`` of three streams (equal lengths) at once, as ``fill_uniforms_2``."""
-    first_call, calls = _pairs_of(start, out_a.shape[0])
-    if calls >= 0:
-        _fill_pairs_3(out_a, out_b, out_c, first_call, calls, block, stream_a, stream_b, stream_c, k0, k1)
-    else:
-        fill_uniforms(out_a, start, block, stream_a, k0, k1)
-        fill_uniforms(out_b, start, block, stream_b, k0, k1)
-        fill_uniforms(out_c, start, block, stream_c, k0, k1)
 
 
 @numba.njit(cache=True)

@@ -14,8 +14,8 @@ import math
 import numba
 import numpy as np
 
-from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms_2, fill_uniforms_3, stream_word
-from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio_of_uniforms
+from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_filter_streams, mantissa_to_uniform, stream_word
+from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio_of_uniforms, pair_bounds
 
 BATCH = 64
 
@@ -42,13 +42,14 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
     first = order[0]
     first_stream = stream_word(STREAM_CANDIDATE, first)
     second = order[1] if d > 1 else d
-    second_stream = stream_word(STREAM_CANDIDATE, order[1] if d > 1 else first)
-    u_first = np.empty(BATCH)
-    u_second = np.full(BATCH, 0.5)  # stays 0.5, inside (lo, hi), when d == 1
+    second_stream = stream_word(STREAM_CANDIDATE, order[1]) if d > 1 else -1
+    m_first = np.empty(BATCH, dtype=np.int64)  # uniforms as rng.words_to_mantissa's integers
+    m_second = np.zeros(BATCH, dtype=np.int64)  # stays 0, inside the filter of entry d, when d == 1
     v = np.empty(BATCH)
     u = np.empty(d)
     lo = np.full(d + 1, -1.0)  # entry d always passes: the second filter when d == 1
     hi = np.full(d + 1, 2.0)
+    lo_first, hi_first, lo_second, hi_second = pair_bounds(lo, hi, first, second)
     scale = float(num_candidates)
     best = -1
     log_best = math.inf
@@ -60,24 +61,22 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
     while n0 < num_candidates:
         if stop[0] != 0:
             return -2, n0
-        if d > 1:
-            fill_uniforms_3(u_first, v, u_second, n0, block, first_stream, STREAM_ARRIVAL, second_stream, k0, k1)
-        else:
-            fill_uniforms_2(u_first, v, n0, block, first_stream, STREAM_ARRIVAL, k0, k1)
+        fill_filter_streams(m_first, v, m_second, n0, block, first_stream, STREAM_ARRIVAL, second_stream, k0, k1)
         for j in range(BATCH):
             n = n0 + j
             if n >= num_candidates:
                 return best, n
             t -= math.log(v[j]) * scale / (scale - n)
-            x = u_first[j]
-            y = u_second[j]
-            passes = x > lo[first] and x < hi[first] and y > lo[second] and y < hi[second]
+            x = m_first[j]
+            y = m_second[j]
+            passes = x >= lo_first and x <= hi_first and y >= lo_second and y <= hi_second
             if not passes and t < t_stop:
                 continue
             log_t = math.log(t)
             if bounded and log_t - lrmax_total >= log_best:
                 return best, n
-            if passes and draw_if_inside(n, block, k0, k1, order, lo, hi, x, y, u):
+            if passes and draw_if_inside(n, block, k0, k1, order, lo, hi, mantissa_to_uniform(x), mantissa_to_uniform(y),
+                                         u):
                 score = log_t - log_ratio_of_uniforms(u, a, b, c)
                 if score < log_best:
                     log_best = score
@@ -85,5 +84,6 @@ def orc_block(k0, k1, block, a, b, c, lrmax, num_candidates, stop):
                     if bounded:
                         t_stop = math.exp(log_best + lrmax_total) * (1.0 - 1e-12)
                         acceptance_intervals(lo, hi, a, b, c, lrmax, log_t - log_best)
+                        lo_first, hi_first, lo_second, hi_second = pair_bounds(lo, hi, first, second)
         n0 += BATCH
     return best, num_candidates

@@ -19,9 +19,8 @@ import math
 import numba
 import numpy as np
 
-from ..rng import (STREAM_ARRIVAL, STREAM_CANDIDATE, fill_filter_streams, mantissa_bounds, mantissa_to_uniform,
-                   stream_word)
-from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio_of_uniforms
+from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_filter_streams, mantissa_to_uniform, stream_word
+from .ratio import acceptance_intervals, draw_if_inside, filter_order, log_ratio_of_uniforms, pair_bounds
 
 BATCH = 64
 # Uniforms are drawn up to this many candidates ahead (a fill's length doubles from BATCH):
@@ -37,14 +36,6 @@ _REFRESH = 1.03
 def _stop_product(t0, log_best, lrmax_total):
     # T_n >= best * r_max  <=>  prod <= exp(t0 - best * r_max)
     return math.exp(t0 - math.exp(log_best + lrmax_total))
-
-
-@numba.njit(cache=True)
-def _mantissa_bounds_of(lo, hi, first, second):
-    """The filter of the two batched dimensions as integer bounds (``rng.mantissa_bounds``)."""
-    lo_first, hi_first = mantissa_bounds(lo[first], hi[first])
-    lo_second, hi_second = mantissa_bounds(lo[second], hi[second])
-    return lo_first, hi_first, lo_second, hi_second
 
 
 @numba.njit(cache=True)
@@ -79,7 +70,7 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
     lo = np.zeros(d + 1)
     hi = np.ones(d + 1)
     lo[d], hi[d] = -1.0, 2.0  # entry d always passes: the second filter when d == 1
-    lo_first, hi_first, lo_second, hi_second = _mantissa_bounds_of(lo, hi, first, second)
+    lo_first, hi_first, lo_second, hi_second = pair_bounds(lo, hi, first, second)
     best = -1
     log_best = math.inf
     stop_prod = -1.0  # no best yet: never stop
@@ -121,7 +112,7 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
                     leave_below = max(stop_prod, _TINY)
                     acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t0) - log_best)
                     t_intervals = t0
-                    lo_first, hi_first, lo_second, hi_second = _mantissa_bounds_of(lo, hi, first, second)
+                    lo_first, hi_first, lo_second, hi_second = pair_bounds(lo, hi, first, second)
             x = m_first[at + j]
             y = m_second[at + j]
             if (x >= lo_first and x <= hi_first and y >= lo_second and y <= hi_second
@@ -136,7 +127,7 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
                     leave_below = max(stop_prod, _TINY)
                     acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t) - log_best)
                     t_intervals = t
-                    lo_first, hi_first, lo_second, hi_second = _mantissa_bounds_of(lo, hi, first, second)
+                    lo_first, hi_first, lo_second, hi_second = pair_bounds(lo, hi, first, second)
             j += 1
         if count < BATCH:
             return -1, max_steps
@@ -147,5 +138,5 @@ def pfr_block(k0, k1, block, a, b, c, lrmax, max_steps, stop):
             if t0 > _REFRESH * t_intervals:
                 acceptance_intervals(lo, hi, a, b, c, lrmax, math.log(t0) - log_best)
                 t_intervals = t0
-                lo_first, hi_first, lo_second, hi_second = _mantissa_bounds_of(lo, hi, first, second)
+                lo_first, hi_first, lo_second, hi_second = pair_bounds(lo, hi, first, second)
     return -1, max_steps

@@ -15,7 +15,7 @@ import math
 import numba
 import numpy as np
 
-from ..rng import STREAM_CANDIDATE, ndtri_as241, stream_word, uniform_at
+from ..rng import STREAM_CANDIDATE, mantissa_bounds, ndtri_as241, stream_word, uniform_at
 
 _SQRT_HALF = math.sqrt(0.5)
 
@@ -83,6 +83,15 @@ def acceptance_intervals(lo, hi, a, b, c, lrmax, log_threshold):
             lo[k] = -1.0
             hi[k] = 2.0
     return True
+
+
+@numba.njit(cache=True)
+def pair_bounds(lo, hi, first, second):
+    """The intervals of dimensions ``first`` and ``second`` as bounds on their uniforms' 53-bit
+    integers (``rng.mantissa_bounds``): (lo_first, hi_first, lo_second, hi_second)."""
+    lo_first, hi_first = mantissa_bounds(lo[first], hi[first])
+    lo_second, hi_second = mantissa_bounds(lo[second], hi[second])
+    return lo_first, hi_first, lo_second, hi_second
 
 
 @numba.njit(cache=True)
