@@ -229,38 +229,6 @@ def fill_uniforms(out, start, block, stream, k0, k1):
 
 
 @numba.njit(cache=True)
-def _fill_pairs_2(out_a, out_b, first_call, calls, block, stream_a, stream_b, k0, k1):
-    """``_fill_pairs`` of two streams in one loop: two independent Philox chains per step."""
-    c1 = np.uint64(first_call) >> _S32
-    c0 = np.uint64(first_call) & _MASK32
-    c2 = np.uint64(block)
-    s_a = np.uint64(stream_a)
-    s_b = np.uint64(stream_b)
-    for i in range(calls):
-        a0, a1, a2, a3 = philox4x32(c0 + np.uint64(i), c1, c2, s_a, k0, k1)
-        b0, b1, b2, b3 = philox4x32(c0 + np.uint64(i), c1, c2, s_b, k0, k1)
-        out_a[2 * i] = words_to_uniform(a0, a1)
-        out_a[2 * i + 1] = words_to_uniform(a2, a3)
-        out_b[2 * i] = words_to_uniform(b0, b1)
-        out_b[2 * i + 1] = words_to_uniform(b2, b3)
-
-
-@numba.njit(cache=True)
-def fill_uniforms_2(out_a, out_b, start, block, stream_a, stream_b, k0, k1):
-    """``fill_uniforms`` of two streams (equal lengths) at once: the same uniforms, faster.
-
-    One Philox call takes about 10 multiply latencies; the two streams' calls are
-    independent, so the CPU overlaps them where two loops would wait on each.
-    """
-    first_call, calls = _pairs_of(start, out_a.shape[0])
-    if calls >= 0:
-        _fill_pairs_2(out_a, out_b, first_call, calls, block, stream_a, stream_b, k0, k1)
-    else:
-        fill_uniforms(out_a, start, block, stream_a, k0, k1)
-        fill_uniforms(out_b, start, block, stream_b, k0, k1)
-
-
-@numba.njit(cache=True)
 def _fill_filter_pairs(m_first, v, m_second, first_call, calls, block, stream_first, stream_v, stream_second, k0,
                        k1):
     """``fill_filter_streams`` of whole calls on one c1: a counted loop, as ``_fill_pairs``."""
@@ -297,8 +265,12 @@ def fill_filter_streams(m_first, v, m_second, start, block, stream_first, stream
 
     m_first and m_second get the ``words_to_mantissa`` integers of two streams' uniforms
     (the two dimensions a filter tests first, with no conversion to float), v the uniforms
-    of a third (the arrival times'). All three arrays have one length. A negative
-    stream_second leaves m_second as it is (a search with one dimension).
+    of a third (the arrival times'). m_first and v have one length. A negative
+    stream_second leaves m_second as it is, and it may then be empty (a search that
+    filters one dimension per batch).
+
+    The streams' Philox calls are independent, so one loop lets the CPU overlap them where
+    a loop per stream would wait on each call's ten dependent rounds.
     """
     n = v.shape[0]
     first_call, calls = _pairs_of(start, n)

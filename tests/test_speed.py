@@ -6,7 +6,7 @@ import pytest
 from rec_codec import bench
 from rec_codec.kernels.ceiling import philox_blocks
 from rec_codec.kernels.partition import _grown, _slot
-from rec_codec.rng import (fill_filter_streams, fill_uniforms_2, mantissa_bounds, mantissa_to_uniform,
+from rec_codec.rng import (fill_filter_streams, mantissa_bounds, mantissa_to_uniform,
                            philox_words, split_seed, uniform_at, uniforms)
 from rec_codec.seed import STREAM_CANDIDATE
 
@@ -23,17 +23,8 @@ def test_fill_uniforms_equals_one_uniform_at_a_time(start, count):
     assert np.array_equal(got, _one_by_one(12345, 256 * 3 + 1, 9, start, count))
 
 
-@pytest.mark.parametrize("start, count", [(0, 64), (128, 64), (2, 6), (7, 64), (3, 5), (2**33 - 6, 64),
-                                          (2**32 - 4, 8), (2**33 - 2, 4)])
-def test_two_streams_at_once_equal_one_stream_at_a_time(start, count):
-    k0, k1 = split_seed(777)
-    a, b = np.empty(count), np.empty(count)
-    fill_uniforms_2(a, b, start, 4, 256 * 5 + 1, 1, k0, k1)
-    assert np.array_equal(a, _one_by_one(777, 256 * 5 + 1, 4, start, count))
-    assert np.array_equal(b, _one_by_one(777, 1, 4, start, count))
-
-
-@pytest.mark.parametrize("start, count", [(0, 64), (1024, 1024), (2, 6), (7, 64), (3, 5), (2**33 - 6, 64)])
+@pytest.mark.parametrize("start, count", [(0, 64), (1024, 1024), (2, 6), (7, 64), (3, 5), (2**33 - 6, 64),
+                                          (2**32 - 4, 8)])
 def test_filter_streams_are_the_uniforms_as_integers(start, count):
     k0, k1 = split_seed(99)
     m_first, v, m_second = np.empty(count, np.int64), np.empty(count), np.empty(count, np.int64)
@@ -45,6 +36,8 @@ def test_filter_streams_are_the_uniforms_as_integers(start, count):
     untouched = np.full(count, 17, np.int64)
     fill_filter_streams(m_first, v, untouched, start, 3, 256 * 2 + 1, 2, -1, k0, k1)
     assert (untouched == 17).all()
+    fill_filter_streams(m_first, v, np.empty(0, np.int64), start, 3, 256 * 2 + 1, 2, -1, k0, k1)
+    assert np.array_equal(v, _one_by_one(99, 2, 3, start, count))
 
 
 def test_mantissa_bounds_select_the_uniforms_inside_the_interval():

@@ -20,7 +20,8 @@ import math
 import numba
 import numpy as np
 
-from ..rng import STREAM_ARRIVAL, STREAM_CANDIDATE, fill_uniforms_2, ndtri_as241, stream_word, uniform_at
+from ..rng import (STREAM_ARRIVAL, STREAM_CANDIDATE, fill_filter_streams, mantissa_to_uniform, ndtri_as241, stream_word,
+                   uniform_at)
 
 BATCH = 64
 _SQRT_HALF = math.sqrt(0.5)
@@ -118,8 +119,9 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
     order = np.argsort(c)  # also the order _log_ratio sums in, so part of the result: never change it
     first = order[0]
     first_stream = stream_word(STREAM_CANDIDATE, first)
-    u_first = np.empty(BATCH)
+    m_first = np.empty(BATCH, dtype=np.int64)  # uniforms as rng.words_to_mantissa's integers
     v = np.empty(BATCH)
+    no_second = np.empty(0, dtype=np.int64)  # the fill's second dimension: none here
     slo = np.full(d, -1.0)
     shi = np.full(d, 2.0)
     orc = num_candidates > 0
@@ -133,14 +135,14 @@ def hybrid_block(k0, k1, block, a, b, c, zlo, zhi, m, start, num_candidates, max
     while n0 < limit:
         if stop[0] != 0:
             return -2, n0
-        fill_uniforms_2(u_first, v, n0, block, first_stream, STREAM_ARRIVAL, k0, k1)
+        fill_filter_streams(m_first, v, no_second, n0, block, first_stream, STREAM_ARRIVAL, -1, k0, k1)
         for j in range(BATCH):
             n = n0 + j
             if n >= limit:
                 return best, n
             e = -math.log(v[j])
             t += e * scale / (scale - n) if orc else e
-            s = _shifted(u_first[j], start[first])
+            s = _shifted(mantissa_to_uniform(m_first[j]), start[first])
             passes = s > slo[first] and s < shi[first]
             if not passes and t < t_stop:
                 continue
