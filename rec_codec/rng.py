@@ -238,8 +238,8 @@ def _fill_filter_pairs(m_first, v, m_second, first_call, calls, block, stream_fi
     s_first = np.uint64(stream_first)
     s_v = np.uint64(stream_v)
     s_second = np.uint64(max(stream_second, 0))
-    # two counted loops, with and without the second stream: a branch inside one loop
-    # would keep LLVM from vectorising it
+    # two counted loops, with and without the second stream, so that each is a plain loop
+    # for LLVM to vectorise rather than one whose branch it would have to hoist out
     if stream_second < 0:
         for i in range(calls):
             a0, a1, a2, a3 = philox4x32(c0 + np.uint64(i), c1, c2, s_first, k0, k1)
