@@ -104,8 +104,13 @@ def uq_component_bits(reconstruction, step, model):
     weights = model.component_freqs / model.component_freqs.sum()
     costs = []
     for w, m, s in zip(weights, model.coding_mean, model.coding_std):
-        a, b = log_ndtr((lo - m) / s), log_ndtr((hi - m) / s)  # log of each cell's mass: log(e^b - e^a)
-        log_mass = b + np.log1p(-np.exp(np.minimum(a - b, -1e-300)))
+        # a cell's mass Phi(z_hi) - Phi(z_lo), from the nearer tail: above the mean it is
+        # Phi(-z_lo) - Phi(-z_hi), whose logs do not both round to 0
+        z_lo, z_hi = (lo - m) / s, (hi - m) / s
+        upper = z_lo > 0
+        near, far = np.where(upper, -z_lo, z_hi), np.where(upper, -z_hi, z_lo)
+        a, b = log_ndtr(far), log_ndtr(near)  # log of the mass: log(e^b - e^a), a < b
+        log_mass = b + np.log1p(-np.exp(a - b))
         costs.append(-np.log2(w) - log_mass.sum(axis=1) / np.log(2.0))
     return np.min(costs, axis=0)
 

@@ -1,5 +1,7 @@
 """Coding components of a codec model: fitting, choice, file versions, records."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -145,3 +147,19 @@ def test_uq_bits_under_components_match_the_cell_masses(four):
         - stats.norm.cdf((values - step / 2 - four.coding_mean[k]) / four.coding_std[k])).sum(axis=1)
         for k in range(four.num_components)], axis=0)
     np.testing.assert_allclose(bits, expected, rtol=1e-9)
+
+
+def test_uq_bits_under_components_stay_finite_in_the_upper_tail():
+    from scipy import stats
+
+    from rec_codec.bench_rate import uq_component_bits
+
+    model = SimpleNamespace(component_freqs=np.array([1]), coding_mean=np.zeros((1, 3)), coding_std=np.ones((1, 3)))
+    values = np.array([[9.0, 40.0, -9.0]])
+    step = np.full(3, 0.5)
+    # each cell's mass by the survival function above the mean, by the CDF below it
+    log_sf_hi, log_sf_lo = stats.norm.logsf(values[0, :2] + 0.25), stats.norm.logsf(values[0, :2] - 0.25)
+    upper = -(log_sf_lo + np.log1p(-np.exp(log_sf_hi - log_sf_lo))) / np.log(2.0)
+    lower = -np.log2(stats.norm.cdf(-8.75) - stats.norm.cdf(-9.25))
+    bits = uq_component_bits(values, step, model)
+    np.testing.assert_allclose(bits, [upper.sum() + lower], rtol=1e-9)
