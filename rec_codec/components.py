@@ -88,7 +88,8 @@ def _refit(mean, std, labels, count, floor, widen=WIDEN):
         weights.append(float(mine.sum()))
         means.append(mean[mine].mean(axis=0))
         stds.append(widen * np.maximum(aggregate, floor))
-    return np.array(weights), np.array(means), np.array(stds)
+    dims = mean.shape[1]  # shaped [0, dims] when every item left the clusters for the broad component
+    return np.array(weights), np.array(means).reshape(-1, dims), np.array(stds).reshape(-1, dims)
 
 
 def _seeds(points, count, rng):

@@ -163,3 +163,15 @@ def test_uq_bits_under_components_stay_finite_in_the_upper_tail():
     lower = -np.log2(stats.norm.cdf(-8.75) - stats.norm.cdf(-9.25))
     bits = uq_component_bits(values, step, model)
     np.testing.assert_allclose(bits, [upper.sum() + lower], rtol=1e-9)
+
+
+def test_items_that_all_leave_the_clusters_for_the_broad_component_leave_it_alone():
+    from rec_codec.bench import latent_posteriors
+
+    # 200 items of 256 dimensions: every item is cheapest under the broad component after
+    # the first round, which once made the refit of no cluster fail
+    targets = latent_posteriors(256, 200, seed=3)
+    weights, comp_mean, comp_std, _ = components.fit_components(np.asarray(targets.mean), np.asarray(targets.std),
+                                                                 seed=1)
+    assert comp_mean.shape == comp_std.shape == (weights.shape[0], 256)
+    assert (weights >= 1).all() and np.isfinite(comp_mean).all() and (comp_std > 0).all()
