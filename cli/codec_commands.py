@@ -11,7 +11,7 @@ import time
 import click
 
 from rec_codec import block_rec, codec, container, uq
-from rec_codec.batch import DEFAULT_CHUNK_ITEMS
+from rec_codec.batch import CHUNK_BITS, DEFAULT_CHUNK_ITEMS
 from rec_codec.entropy import EmpiricalIndexModel
 from rec_codec.io import load_gaussian, load_gaussian_bytes, npy_bytes
 from rec_codec.training import fit_index_model
@@ -121,8 +121,9 @@ def _algorithm_options(algorithm, alpha, eps, hybrid_search, prior_path, sp_dinf
               help="A codec model (reccodec train): items [N, ...] become one container, one item a compact record.")
 @click.option("--strict", is_flag=True, help="pfr, sp-pfr and --model: refuse a dimension too wide to code "
               "exactly instead of narrowing it (then approximate).")
-@click.option("--chunk-items", type=click.IntRange(min=1), default=DEFAULT_CHUNK_ITEMS, show_default=True,
-              help="--model: items per chunk of a container (random access reads one chunk).")
+@click.option("--chunk-items", type=click.IntRange(min=1), default=None,
+              help=f"--model: items per chunk of a container (random access reads one chunk). [default: "
+                   f"{DEFAULT_CHUNK_ITEMS}, or fewer where a chunk would pass {CHUNK_BITS} bits]")
 @click.option("--sample-out", metavar="CHOSEN.npy", help="Also write the encoder's sample.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the figures on stdout.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing output files.")

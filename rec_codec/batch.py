@@ -32,10 +32,14 @@ with probability 255/256; the payload itself must also decode to a canonical rec
 
 Item i is coded with ``items.item_seed(seed, i)``. Chunks let a container spend well
 under a byte of framing per item while any item still decodes alone: item i reads the
-symbols of its chunk up to itself (microseconds) and rebuilds only its own sample.
+symbols of its chunk up to itself and rebuilds only its own sample. Reading a symbol takes
+time linear in its chunk's length, so by default a chunk holds 64 items, or fewer where
+that would take it past about 8,192 bits (``default_chunk_items``): 64 digits items of
+about 68 bits, 18 items of 440 bits.
 """
 
 import hashlib
+import math
 import struct
 import time
 import zlib
@@ -49,14 +53,15 @@ from .items import check_items, encode_items, item_samples, item_seed, read_item
 from .model import CodecModel, check_model_id
 from .record_coder import RecordReader, RecordWriter
 
-__all__ = ["BatchResult", "CONTAINER_MAGIC", "RECORD_MARKER", "DEFAULT_CHUNK_ITEMS", "encode_batch",
-           "decode_batch", "decode_record", "record_file", "describe_container", "is_container", "is_record",
+__all__ = ["BatchResult", "CONTAINER_MAGIC", "RECORD_MARKER", "DEFAULT_CHUNK_ITEMS", "CHUNK_BITS", "default_chunk_items",
+           "encode_batch", "decode_batch", "decode_record", "record_file", "describe_container", "is_container", "is_record",
            "container_source_hash"]
 
 CONTAINER_MAGIC = b"\x89RCS"
 CONTAINER_VERSION = 1
 RECORD_MARKER = 0xB7
-DEFAULT_CHUNK_ITEMS = 64
+DEFAULT_CHUNK_ITEMS = 64  # by default a chunk holds at most this many items
+CHUNK_BITS = 8192  # ... and about this many bits at most: reading a symbol costs time linear in its chunk's length
 _FLAG_APPROXIMATE = 1
 _FLAG_SOURCE_HASH = 2
 _SOURCE_HASH_BYTES = 32
@@ -164,7 +169,14 @@ def _check_model(model):
         raise InputError(f"model must be a CodecModel (rec_codec.load_model), got {type(model).__name__}")
 
 
-def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK_ITEMS, max_steps=2**31,
+def default_chunk_items(record_bits):
+    """Items per chunk for records of these sizes: DEFAULT_CHUNK_ITEMS, or fewer where their
+    mean size would take a chunk past CHUNK_BITS (at least 1)."""
+    mean_bits = max(1, math.ceil(sum(record_bits) / max(1, len(record_bits))))
+    return max(1, min(DEFAULT_CHUNK_ITEMS, CHUNK_BITS // mean_bits))
+
+
+def encode_batch(mean, std, model, seed, strict=False, chunk_items=None, max_steps=2**31,
                  source_hash=None):
     """Code every item of a batch on its own with a codec model.
 
@@ -174,7 +186,8 @@ def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK
         model (CodecModel): the codec model.
         seed (int): the batch's seed in [0, 2^64); item i uses ``item_seed(seed, i)``.
         strict (bool): refuse items that would need narrowing (exactness or nothing).
-        chunk_items (int): items per chunk of the container, >= 1.
+        chunk_items (int or None): items per chunk of the container, >= 1; None: as many
+            as ``default_chunk_items`` gives for the records.
         max_steps (int): cap on candidates per block.
         source_hash (bytes or None): 32 bytes (SHA-256 of the input file) to record in the
             container's header; None records none.
@@ -185,9 +198,10 @@ def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK
     """
     started = time.perf_counter()
     _check_model(model)
-    chunk_items = int(chunk_items)
-    if chunk_items < 1:
-        raise InputError(f"chunk_items must be >= 1, got {chunk_items}")
+    if chunk_items is not None:
+        chunk_items = int(chunk_items)
+        if chunk_items < 1:
+            raise InputError(f"chunk_items must be >= 1, got {chunk_items}")
     if source_hash is not None and len(source_hash) != _SOURCE_HASH_BYTES:
         raise InputError(f"source_hash must be {_SOURCE_HASH_BYTES} bytes, got {len(source_hash)}")
     flat_mean, flat_std = check_items(model, mean, std)
@@ -200,6 +214,8 @@ def encode_batch(mean, std, model, seed, strict=False, chunk_items=DEFAULT_CHUNK
         write_item(writer, model, item)
         information.append(writer.information_bits())
         records.append(writer.finish())
+    if chunk_items is None:
+        chunk_items = default_chunk_items([8 * len(r) for r in records])
     chunks = []
     for lo in range(0, count, chunk_items):
         if chunk_items == 1:

@@ -21,8 +21,11 @@ low <= c * D / 2^(8k) < low + width, with the smallest such c. The decoder reads
 each symbol from where c falls, and at the end checks that the encoder would have written
 exactly these bytes: a record that is not canonical is refused as corrupt.
 
-Cost grows with the square of a record's length (the integers grow), which is why a
-container codes its items in chunks of a few dozen (see ``rec_codec.batch``).
+Every step is linear in the integers' length: the writer and the reader multiply them by
+a table's small numbers only, and the reader finds a symbol from the part of c left within
+the interval (``_quotient``) rather than by dividing big integers. A record of n bits thus
+costs O(n) per symbol, O(n^2) in all, which is why a container codes its items in chunks
+of a few dozen (see ``rec_codec.batch``).
 """
 
 import math
@@ -124,24 +127,49 @@ def cumulative_table(freqs):
     return np.concatenate(([0], np.cumsum(freqs))).tolist()
 
 
+def _quotient(rest, total, span):
+    """floor(rest * total / span) for 0 <= rest < span, with no division of big integers.
+
+    A span at most 64 bits longer than ``total`` is divided exactly. A longer one is cut
+    to its leading total.bit_length() + 64 bits (b, rounded up) and rest by as many bits
+    (a, rounded down): a * total / b then lies below the true ratio by less than
+    2 total / b < 2^-62, so its floor q is the true quotient or one less, which one
+    comparison of rest * total - q * span with span settles (multiplications by small
+    numbers only).
+    """
+    shift = span.bit_length() - total.bit_length() - 64
+    if shift <= 0:
+        return rest * total // span
+    q = ((rest >> shift) * total) // ((span >> shift) + 1)
+    if rest * total - q * span >= span:
+        q += 1
+    return q
+
+
 class RecordReader:
-    """Reads back what a ``RecordWriter`` wrote; ``finish`` checks the record is canonical."""
+    """Reads back what a ``RecordWriter`` wrote; ``finish`` checks the record is canonical.
+
+    With c the record's value over 2^nbits and [low, low + width) / scale the interval, the
+    reader keeps rest = c * scale - low * 2^nbits, span = width * 2^nbits and scale: c lies
+    in the interval, so 0 <= rest < span, and the next symbol's position is
+    floor(rest * total / span). ``finish`` recovers low and width from them.
+    """
 
     def __init__(self, data):
         data = bytes(data)
         self._data = data
         self._nbits = 8 * len(data)
         self._value = int.from_bytes(data, "big")
-        self._low, self._width, self._scale = 0, 1, 1
+        self._rest, self._span, self._scale = self._value, 1 << self._nbits, 1
 
     def _locate(self, total):
-        # floor of where the value falls within the current interval, in units of 1/total
-        numerator = ((self._value * self._scale) - (self._low << self._nbits)) * total
-        return numerator // (self._width << self._nbits)
+        # where the value falls within the current interval, in units of 1/total
+        return _quotient(self._rest, total, self._span)
 
     def _take(self, cum, freq, total):
-        self._low = self._low * total + cum * self._width
-        self._width *= freq
+        # low <- low * total + cum * width, width <- width * freq, scale <- scale * total
+        self._rest = self._rest * total - cum * self._span
+        self._span *= freq
         self._scale *= total
 
     def uniform(self, size):
@@ -175,5 +203,7 @@ class RecordReader:
 
     def finish(self):
         """Refuse a record that the writer would not have written for these symbols."""
-        if _canonical(self._low, self._width, self._scale) != self._data:
+        low = (self._value * self._scale - self._rest) >> self._nbits
+        width = self._span >> self._nbits
+        if _canonical(low, width, self._scale) != self._data:
             raise FormatError(_CORRUPT)

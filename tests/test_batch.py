@@ -102,6 +102,25 @@ def test_a_chunk_of_one_item_holds_exactly_its_record(vae, model):
     assert b"".join(result.records) in result.container
 
 
+def test_default_chunks_hold_64_items_or_about_chunk_bits():
+    from rec_codec.batch import CHUNK_BITS, default_chunk_items
+
+    assert default_chunk_items([68] * 300) == 64
+    assert default_chunk_items([440] * 100) == CHUNK_BITS // 440 == 18
+    assert default_chunk_items([440, 441]) == CHUNK_BITS // 441
+    assert default_chunk_items([CHUNK_BITS + 8]) == 1
+
+
+def test_a_container_of_large_records_takes_smaller_chunks_and_decodes(vae, model, monkeypatch):
+    from rec_codec import batch
+
+    monkeypatch.setattr(batch, "CHUNK_BITS", 200)  # records of about 70 bits: 2 items per chunk
+    result = encode_batch(vae.test_mean[:7], vae.test_std[:7], model, SEED)
+    assert describe_container(result.container)["chunk_items"] == 200 // int(np.ceil(result.record_bits.mean()))
+    assert decode_batch(result.container, model, SEED).tobytes() == result.samples.tobytes()
+    assert decode_batch(result.container, model, SEED, items=[5]).tobytes() == result.samples[5:6].tobytes()
+
+
 def test_same_bytes_on_one_and_two_threads(vae, model):
     saved = numba.get_num_threads()
     try:

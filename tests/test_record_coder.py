@@ -93,3 +93,29 @@ def test_random_bytes_decode_or_fail_cleanly():
             _read(data, 4, [1000], cum)
         except FormatError:
             pass
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(1, 2**62), st.integers(0, 4000), st.data())
+def test_the_readers_quotient_is_the_exact_floor(total, span_bits, data):
+    from rec_codec.record_coder import _quotient
+
+    span = data.draw(st.integers(2**span_bits, 2**(span_bits + 1) - 1))
+    rest = data.draw(st.sampled_from([0, span - 1, span // 2]) | st.integers(0, span - 1))
+    assert _quotient(rest, total, span) == rest * total // span
+
+
+def test_long_records_round_trip():
+    rng = np.random.default_rng(5)
+    cum = cumulative_table(quantize_frequencies(rng.random(63) ** 4, 16))
+    symbols = rng.integers(0, 63, 3000).tolist()
+    sizes = [int(n) for n in rng.integers(1, 2**62, 3000, dtype=np.int64)]
+    values = [int(rng.integers(0, n)) for n in sizes]
+    writer = RecordWriter()
+    for s, v, n in zip(symbols, values, sizes):
+        writer.categorical(s, cum)
+        writer.uniform(v, n)
+    data = writer.finish()
+    reader = RecordReader(data)
+    assert [(reader.categorical(cum), reader.uniform(n)) for n in sizes] == list(zip(symbols, values))
+    reader.finish()
