@@ -1,0 +1,62 @@
+"""A codec model on a latent larger than the digits VAE's: training, bits, encode and decode.
+
+The targets are ``bench.latent_posteriors`` (exact posteriors of a VAE-like latent: a quarter
+of the dimensions collapsed, the others of uneven width), the first ``--train`` for the
+model and the next ``--test`` coded as one container. The script prints the training
+time, bits per item against KL, the container's items per chunk, and milliseconds per item
+to encode, to decode all items and to decode the last item alone, on one thread.
+
+    python bench/large_latent.py --dims 256 --train 1000 --test 100 --margin 4
+"""
+
+import argparse
+import time
+
+import numba
+import numpy as np
+
+from rec_codec.batch import decode_batch, describe_container, encode_batch
+from rec_codec.bench import latent_posteriors
+from rec_codec.training import train_model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dims", type=int, default=256)
+    parser.add_argument("--train", type=int, default=1000, help="training items")
+    parser.add_argument("--test", type=int, default=100, help="items coded")
+    parser.add_argument("--margin", type=float, default=None, help="the model's margin in bits (default: chosen)")
+    parser.add_argument("--seed", type=int, default=5, help="the container's seed")
+    parser.add_argument("--rounds", type=int, default=3, help="decode timings, best of")
+    args = parser.parse_args()
+    numba.set_num_threads(1)
+    targets = latent_posteriors(args.dims, args.train + args.test, seed=3)
+    mean, std = np.asarray(targets.mean), np.asarray(targets.std)
+    started = time.perf_counter()
+    model = train_model(mean[:args.train], std[:args.train], seed=1, margin_bits=args.margin)
+    train_s = time.perf_counter() - started
+    test = (mean[args.train:], std[args.train:])
+    encode_batch(test[0][:1], test[1][:1], model, args.seed)  # load the kernels outside the timing
+    result = encode_batch(*test, model, args.seed)
+    decode_all = decode_one = float("inf")
+    for _ in range(args.rounds):
+        started = time.perf_counter()
+        samples = decode_batch(result.container, model, args.seed)
+        decode_all = min(decode_all, time.perf_counter() - started)
+        started = time.perf_counter()
+        last = decode_batch(result.container, model, args.seed, items=[args.test - 1])
+        decode_one = min(decode_one, time.perf_counter() - started)
+    assert samples.tobytes() == result.samples.tobytes() and last.tobytes() == result.samples[-1:].tobytes()
+    summary = result.summary()
+    print(f"{args.dims} dims, {args.train} training items: trained in {train_s:.1f} s, "
+          f"{model.num_components} components, {model.num_blocks} blocks")
+    print(f"{args.test} items: KL {summary['kl_bits_mean']:.1f} bits per item, container "
+          f"{summary['container_bits_per_item']:.1f} bits per item ({summary['container_bits_over_kl']:.4f}x KL), "
+          f"records {summary['record_bits_over_kl']:.4f}x, {summary['blocks_mean']:.1f} blocks per item, "
+          f"{describe_container(result.container)['chunk_items']} items per chunk")
+    print(f"ms per item: encode {1000 * result.seconds / args.test:.1f}, decode {1000 * decode_all / args.test:.2f}; "
+          f"the last item alone {1000 * decode_one:.2f} ms; bit for bit")
+
+
+if __name__ == "__main__":
+    main()
