@@ -69,6 +69,9 @@ DEFAULT_MODEL_BLOCK_BITS = 64.0
 DEFAULT_MODEL_DINF_LIMIT = 20.0
 _MARGINS = (0.0, 1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0)
 _MARGIN_TRIAL_ITEMS = 256
+# The index and halving tables are fitted on at most this many training items (a
+# seeded subset): every search costs time, and 63 octaves per table need no more.
+_TABLE_ITEMS = 4096
 
 
 def _coding_components(mean, std, prior_mean, prior_std, fit, components, seed):
@@ -210,8 +213,9 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
     (per component) come from the training targets; the index and halving tables from
     coding them (``_held_out_folds``), each with its own item seed of ``seed``.
     Without ``margin_bits``, the margin between a block's MI and log2 J is chosen among
-    0..8 bits by the mean information content of the records of (up to 256 of) the
-    training items (whole bytes would add up to 8 bits of rounding noise per item).
+    0..8 bits by the mean information content of the records of up to 256 of the training
+    items (whole bytes would add up to 8 bits of rounding noise per item), and the tables are
+    fitted on up to 4096 of them; either subset is drawn with ``seed`` from the whole set.
 
     Args:
         train_mean, train_std (array_like): [items, *shape].
@@ -303,12 +307,21 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
             return np.ones(mean.shape[1], dtype=np.int64)
         return np.stack([_fit_bins(allocate_bins(p, layout, margin), layout) for p in profiles])
 
-    def code_items(margin, limit=None, whole_bytes=True):
-        """Every fold's items (its first ``limit``) coded: (tables fitted on all of them, and
+    def subsets(limit):
+        """Each fold's rows, or ``limit`` of them in all drawn with the seed, in order: the
+        same items for every margin, from the whole training set however it is sorted."""
+        total = sum(rows.shape[0] for rows, _ in folds)
+        if total <= limit:
+            return [rows for rows, _ in folds]
+        rng = np.random.default_rng(seed)
+        return [np.sort(rng.choice(rows, max(1, limit * rows.shape[0] // total), replace=False))
+                for rows, _ in folds]
+
+    def code_items(margin, limit, whole_bytes=True):
+        """At most ``limit`` items of the folds coded: (tables fitted on all of them, and
         each item's record bits under its fold's model with those tables)."""
         runs = []
-        for (rows, coding), profiles in zip(folds, profiles_of):
-            rows = rows[:limit]
+        for rows, (_, coding), profiles in zip(subsets(limit), folds, profiles_of):
             model = model_with(coding, layout.lengths, bins_with(margin, profiles), algorithm)
             runs.append((model, encode_items(model, mean[rows], std[rows], [seeds[i] for i in rows.tolist()])))
         coded = [item for _, items in runs for item in items]
@@ -319,19 +332,17 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         return coded, (index_freqs, halving_freqs), bits
 
     margins = (0.0,) if algorithm == "pfr" else (_MARGINS if margin_bits is None else (float(margin_bits),))
-    best = None
-    trial = _MARGIN_TRIAL_ITEMS // len(folds) if len(margins) > 1 else None
-    for margin in margins:
+    margin, best = margins[0], None
+    for trial in margins if len(margins) > 1 else ():
         if progress is not None:
-            progress(f"margin {margin:g} bits")
-        _, _, bits = code_items(margin, trial, whole_bytes=False)
+            progress(f"margin {trial:g} bits")
+        _, _, bits = code_items(trial, _MARGIN_TRIAL_ITEMS, whole_bytes=False)
         bits = float(bits.mean())
-        if best is None or bits < best[0]:
-            best = (bits, margin)
-    _, margin = best
+        if best is None or bits < best:
+            margin, best = trial, bits
     if progress is not None:
         progress("index tables")
-    coded, (index_freqs, halving_freqs), bits = code_items(margin)
+    coded, (index_freqs, halving_freqs), bits = code_items(margin, _TABLE_ITEMS)
     model = _with(model_with(final, layout.lengths, bins_with(margin, final_profiles), algorithm), CodecModel,
                   index_freqs=index_freqs, halving_freqs=halving_freqs)
     kl = np.array([item.kl_bits for item in coded])
@@ -344,6 +355,8 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         "training_record_bits_mean": round(float(bits.mean()), 3),
         "training_narrowed_items": int(sum(item.narrowed > 0 for item in coded)),
     }
+    if len(coded) < count:
+        info["table_items"] = len(coded)  # the figures above are of these items
     if components_cv:
         info["components_cv_bits"] = " ".join(f"{k}:{v:g}" for k, v in components_cv.items())
     fields = {name: getattr(model, name) for name in model.__dataclass_fields__}

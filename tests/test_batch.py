@@ -46,6 +46,46 @@ def test_training_twice_gives_the_same_model(vae, model):
     assert train_model(vae.train_mean[:400], vae.train_std[:400], seed=1, margin_bits=4.0).to_bytes() == model.to_bytes()
 
 
+def test_training_codes_each_item_once_with_a_fixed_margin_and_at_most_the_table_items(vae, monkeypatch):
+    from rec_codec import items, training
+
+    coded = []
+    encode_items = items.encode_items
+
+    def counting(model, mean, *args, **kwargs):
+        coded.append(mean.shape[0])
+        return encode_items(model, mean, *args, **kwargs)
+
+    monkeypatch.setattr(items, "encode_items", counting)
+    model = train_model(vae.train_mean[:300], vae.train_std[:300], seed=1, margin_bits=4.0)
+    assert sum(coded) == 300 and "table_items" not in model.info
+    coded.clear()
+    monkeypatch.setattr(training, "_TABLE_ITEMS", 120)
+    model = train_model(vae.train_mean[:300], vae.train_std[:300], seed=1, margin_bits=4.0)
+    assert sum(coded) == model.info["table_items"] and 110 <= sum(coded) <= 120
+    result = encode_batch(vae.test_mean[:5], vae.test_std[:5], model, SEED)
+    assert decode_batch(result.container, model, SEED).tobytes() == result.samples.tobytes()
+
+
+def test_the_margin_trial_draws_its_items_from_the_whole_training_set(vae, monkeypatch):
+    from rec_codec import items, training
+
+    trials = []
+    encode_items = items.encode_items
+
+    def recording(model, mean, *args, **kwargs):
+        # each coded item's row in the training set
+        trials.append([int(np.flatnonzero((vae.train_mean[:400] == row).all(axis=1))[0]) for row in mean])
+        return encode_items(model, mean, *args, **kwargs)
+
+    monkeypatch.setattr(items, "encode_items", recording)
+    monkeypatch.setattr(training, "_MARGINS", (3.0, 5.0))
+    monkeypatch.setattr(training, "_MARGIN_TRIAL_ITEMS", 60)
+    train_model(vae.train_mean[:400], vae.train_std[:400], seed=1, components=1)
+    assert len(trials) == 3 and trials[0] == trials[1] and len(trials[0]) == 60  # two margins, then the tables
+    assert max(trials[0]) >= 300 and min(trials[0]) < 100 and trials[2] == list(range(400))
+
+
 def test_every_single_flipped_bit_of_a_model_file_is_refused(model):
     data = model.to_bytes()
     for position in range(0, len(data), max(1, len(data) // 300)):
