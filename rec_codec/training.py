@@ -308,8 +308,8 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         return np.stack([_fit_bins(allocate_bins(p, layout, margin), layout) for p in profiles])
 
     def subsets(limit):
-        """Each fold's rows, or ``limit`` of them in all drawn with the seed, in order: the
-        same items for every margin, from the whole training set however it is sorted."""
+        """Each fold's rows, or ``limit`` of them in all drawn with the seed, each fold's in
+        order: items from the whole training set, however it is sorted."""
         total = sum(rows.shape[0] for rows, _ in folds)
         if total <= limit:
             return [rows for rows, _ in folds]
@@ -317,11 +317,11 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         return [np.sort(rng.choice(rows, max(1, limit * rows.shape[0] // total), replace=False))
                 for rows, _ in folds]
 
-    def code_items(margin, limit, whole_bytes=True):
-        """At most ``limit`` items of the folds coded: (tables fitted on all of them, and
+    def code_items(margin, fold_rows, whole_bytes=True):
+        """The items ``fold_rows`` (``subsets``) coded: (tables fitted on all of them, and
         each item's record bits under its fold's model with those tables)."""
         runs = []
-        for rows, (_, coding), profiles in zip(subsets(limit), folds, profiles_of):
+        for rows, (_, coding), profiles in zip(fold_rows, folds, profiles_of):
             model = model_with(coding, layout.lengths, bins_with(margin, profiles), algorithm)
             runs.append((model, encode_items(model, mean[rows], std[rows], [seeds[i] for i in rows.tolist()])))
         coded = [item for _, items in runs for item in items]
@@ -332,17 +332,18 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         return coded, (index_freqs, halving_freqs), bits
 
     margins = (0.0,) if algorithm == "pfr" else (_MARGINS if margin_bits is None else (float(margin_bits),))
-    margin, best = margins[0], None
-    for trial in margins if len(margins) > 1 else ():
-        if progress is not None:
-            progress(f"margin {trial:g} bits")
-        _, _, bits = code_items(trial, _MARGIN_TRIAL_ITEMS, whole_bytes=False)
-        bits = float(bits.mean())
-        if best is None or bits < best:
-            margin, best = trial, bits
+    margin = margins[0]
+    if len(margins) > 1:
+        trial_rows, best = subsets(_MARGIN_TRIAL_ITEMS), math.inf
+        for trial in margins:
+            if progress is not None:
+                progress(f"margin {trial:g} bits")
+            _, _, bits = code_items(trial, trial_rows, whole_bytes=False)
+            if float(bits.mean()) < best:
+                margin, best = trial, float(bits.mean())
     if progress is not None:
         progress("index tables")
-    coded, (index_freqs, halving_freqs), bits = code_items(margin, _TABLE_ITEMS)
+    coded, (index_freqs, halving_freqs), bits = code_items(margin, subsets(_TABLE_ITEMS))
     model = _with(model_with(final, layout.lengths, bins_with(margin, final_profiles), algorithm), CodecModel,
                   index_freqs=index_freqs, halving_freqs=halving_freqs)
     kl = np.array([item.kl_bits for item in coded])
