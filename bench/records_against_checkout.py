@@ -3,7 +3,7 @@ the time per symbol of each, in one process.
 
 Chunks of records like a codec model's items are written with this tree's writer: per
 item a coding component (32), 24 bins (2 to 9 each), three octaves under a 63-entry table
-and their uniforms, about 100 bits, from 1 to 256 items per chunk. Both readers must return
+and their uniforms, about 90 bits, from 1 to 256 items per chunk. Both readers must return
 the same symbols and accept the record, and with a byte flipped or dropped both must
 refuse it or both read the same symbols. Then both decode every chunk size, alternating,
 and the script prints microseconds per symbol.
