@@ -12,13 +12,8 @@ candidate and the share of the Philox rate measured between them.
 """
 
 import argparse
-import importlib
 import math
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -29,15 +24,7 @@ from rec_codec.kernels import orc, pfr
 from rec_codec.kernels.ceiling import philox_blocks
 from rec_codec.rng import split_seed
 
-_OTHER = "rec_codec_other"
-
-
-def other_kernels(checkout):
-    """The ``pfr`` and ``orc`` kernel modules of the checkout, imported under another name."""
-    folder = Path(tempfile.mkdtemp())
-    shutil.copytree(Path(checkout) / "rec_codec", folder / _OTHER)
-    sys.path.insert(0, str(folder))
-    return importlib.import_module(f"{_OTHER}.kernels.pfr"), importlib.import_module(f"{_OTHER}.kernels.orc")
+from checkout import checkout_modules  # bench/checkout.py
 
 
 def random_blocks(count, seed=5):
@@ -105,7 +92,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="timing rounds, alternating")
     args = parser.parse_args()
     numba.set_num_threads(1)
-    other_pfr, other_orc = other_kernels(args.checkout)
+    other_pfr, other_orc = checkout_modules(args.checkout, "kernels.pfr", "kernels.orc")
     blocks = random_blocks(args.blocks)
     candidates = same_results(blocks, other_pfr, other_orc)
     print(f"{len(blocks)} random blocks, {candidates} candidates: the same index and steps in both")

@@ -13,28 +13,16 @@ and the script prints microseconds per symbol.
 """
 
 import argparse
-import importlib
 import math
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
 from rec_codec import record_coder
 
-_OTHER = "rec_codec_other"
+from checkout import checkout_modules  # bench/checkout.py
+
 _CHUNKS = (1, 8, 64, 256)
-
-
-def other_record_coder(checkout):
-    """The ``record_coder`` module of the checkout, imported under another name."""
-    folder = Path(tempfile.mkdtemp())
-    shutil.copytree(Path(checkout) / "rec_codec", folder / _OTHER)
-    sys.path.insert(0, str(folder))
-    return importlib.import_module(f"{_OTHER}.record_coder")
 
 
 def chunk_symbols(items, rng):
@@ -95,7 +83,7 @@ def main():
     parser.add_argument("checkout", help="a checkout of another commit (its rec_codec folder is used)")
     parser.add_argument("--rounds", type=int, default=5, help="timing rounds, alternating")
     args = parser.parse_args()
-    other = other_record_coder(args.checkout)
+    (other,) = checkout_modules(args.checkout, "record_coder")
     rng = np.random.default_rng(7)
     chunks = []
     for items in _CHUNKS:
