@@ -152,7 +152,9 @@ class RecordReader:
     With c the record's value over 2^nbits and [low, low + width) / scale the interval, the
     reader keeps rest = c * scale - low * 2^nbits, span = width * 2^nbits and scale: c lies
     in the interval, so 0 <= rest < span, and the next symbol's position is
-    floor(rest * total / span). ``finish`` recovers low and width from them.
+    floor(rest * total / span), always in [0, total); each step keeps 0 <= rest < span
+    (for any bytes, so corruption shows only as a zero-frequency symbol or at ``finish``).
+    ``finish`` recovers low and width from them.
     """
 
     def __init__(self, data):
@@ -176,17 +178,13 @@ class RecordReader:
         size = int(size)
         if size <= 1:
             return 0
-        value = self._locate(size)
-        if not 0 <= value < size:
-            raise FormatError(_CORRUPT)
+        value = self._locate(size)  # in [0, size): 0 <= rest < span
         self._take(value, 1, size)
         return int(value)
 
     def categorical(self, cumulative):
         total = cumulative[-1]
-        position = self._locate(total)
-        if not 0 <= position < total:
-            raise FormatError(_CORRUPT)
+        position = self._locate(total)  # in [0, total): 0 <= rest < span
         # the symbol whose range holds position (bisect over the cumulative list)
         lo, hi = 0, len(cumulative) - 1
         while hi - lo > 1:
