@@ -35,7 +35,7 @@ from .distributions import DiagonalGaussian, kl_bits
 from .errors import InputError
 from .training import train_model
 
-__all__ = ["RATE_COLUMNS", "rate", "uq_at_psnr"]
+__all__ = ["RATE_COLUMNS", "rate", "uq_at_psnr", "uq_of_means", "uq_settings", "uq_component_bits"]
 
 RATE_COLUMNS = ("scheme", "record_bits", "record_over_kl", "batch_bits", "batch_over_kl", "header_share",
                 "encode_ms", "decode_ms", "z_var", "ks_p", "psnr_db", "narrowed", "note")
@@ -149,17 +149,31 @@ def _file_row(algorithm, test, seed, vae, images, per_item):
     return row
 
 
-def uq_at_psnr(mean, width, seed, vae, images, psnr_target, prior_mean, prior_std):
-    """Universal quantization of the means with step c * width per dimension, c bisected so
-    that the PSNR reaches psnr_target; returns (UQResult, c, psnr)."""
+def uq_settings(train_mean, train_std):
+    """UQ's step unit and entropy model from training posteriors [items, dims]: (width,
+    prior_mean, prior_std), the mean posterior std of each dimension and the mean and std of
+    the aggregate posterior."""
+    return (train_std.mean(axis=0), train_mean.mean(axis=0),
+            np.sqrt(train_mean.var(axis=0) + (train_std ** 2).mean(axis=0)))
+
+
+def uq_of_means(mean, width, c, seed, prior_mean, prior_std):
+    """Universal quantization of the means with step c * width per dimension, coded under
+    N(prior_mean, prior_std^2); returns (UQResult, the decoder's reconstruction)."""
     from .uq import UQPrior, encode_uq
 
+    step = c * width
+    prior = UQPrior("gaussian", np.broadcast_to(prior_mean / step, mean.shape),
+                    np.broadcast_to(prior_std / step, mean.shape))
+    result = encode_uq(mean / step, prior, seed)
+    return result, result.sample * step
+
+
+def uq_at_psnr(mean, width, seed, vae, images, psnr_target, prior_mean, prior_std):
+    """``uq_of_means`` with c bisected so that the PSNR reaches psnr_target; returns
+    (UQResult, c, psnr, reconstruction)."""
     def run(c):
-        step = c * width
-        prior = UQPrior("gaussian", np.broadcast_to(prior_mean / step, mean.shape),
-                        np.broadcast_to(prior_std / step, mean.shape))
-        result = encode_uq(mean / step, prior, seed)
-        return result, result.sample * step
+        return uq_of_means(mean, width, c, seed, prior_mean, prior_std)
 
     lo, hi = 0.05, 20.0
     for _ in range(30):
@@ -233,9 +247,7 @@ def rate(schemes=("model sp-pfr", "model pfr", "file pfr", "file sp-pfr", "file 
             target_psnr = next((r["psnr_db"] for r in rows if r["scheme"].startswith("model")), None)
             if target_psnr is None or vae is None:
                 continue
-            width = train[1].mean(axis=0)
-            coding_mean = train[0].mean(axis=0)
-            coding_std = np.sqrt(train[0].var(axis=0) + (train[1] ** 2).mean(axis=0))
+            width, coding_mean, coding_std = uq_settings(*train)
             started = time.perf_counter()
             result, c, psnr, reconstruction = uq_at_psnr(test[0], width, seed, vae, images, target_psnr, coding_mean,
                                                          coding_std)
