@@ -19,7 +19,7 @@ import numpy as np
 
 from rec_codec import digits_vae
 from rec_codec.batch import encode_batch
-from rec_codec.bench_rate import uq_at_psnr, uq_component_bits, uq_of_means, uq_settings
+from rec_codec.bench_rate import largest_step, uq_at_psnr, uq_component_bits, uq_of_means, uq_settings
 from rec_codec.training import train_model
 
 
@@ -61,11 +61,7 @@ def main():
         return bits, quality, under_components
 
     def step_at(target):
-        lo, hi = 0.05, 20.0
-        for _ in range(30):
-            mid = math.sqrt(lo * hi)
-            lo, hi = (mid, hi) if np.mean(uq(mid)[1]) >= target else (lo, mid)
-        return lo
+        return largest_step(lambda c: np.mean(uq(c)[1]) >= target)
 
     (bits_mean, bits_err), (psnr_mean, psnr_err) = mean_and_error(rec_bits), mean_and_error(rec_psnr)
     c = step_at(psnr_mean)

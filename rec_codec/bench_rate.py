@@ -10,7 +10,9 @@ By default the digits VAE shipped with reccodec (``digits_vae``): a model is tra
   ``file pfr`` per item as separate files (``record_bits`` column);
 - ``uq``: universal quantization of the posterior means with a step per dimension of c times
   the dimension's mean training std, c found by bisection so that the PSNR matches the
-  first REC row's (a deterministic quantizer, not a sample of the posterior); after a model
+  first REC row's (a deterministic quantizer, not a sample of the posterior; one seed's
+  comparison is noisy, as a sample's PSNR varies by seed: ``bench/uq_over_seeds.py``
+  compares means over many seeds); after a model
   row with coding components, a second row gives the information content of the same
   quantized values under the model's components as UQ's entropy model (each item under
   its cheapest component, plus that component's code length): no file format, no header;
@@ -35,7 +37,7 @@ from .distributions import DiagonalGaussian, kl_bits
 from .errors import InputError
 from .training import train_model
 
-__all__ = ["RATE_COLUMNS", "rate", "uq_at_psnr", "uq_of_means", "uq_settings", "uq_component_bits"]
+__all__ = ["RATE_COLUMNS", "rate", "uq_at_psnr", "largest_step", "uq_of_means", "uq_settings", "uq_component_bits"]
 
 RATE_COLUMNS = ("scheme", "record_bits", "record_over_kl", "batch_bits", "batch_over_kl", "header_share",
                 "encode_ms", "decode_ms", "z_var", "ks_p", "psnr_db", "narrowed", "note")
@@ -169,22 +171,24 @@ def uq_of_means(mean, width, c, seed, prior_mean, prior_std):
     return result, result.sample * step
 
 
+def largest_step(reaches, lo=0.05, hi=20.0, rounds=30):
+    """The largest step factor c in [lo, hi] for which reaches(c) holds (the PSNR falls as
+    c grows), by geometric bisection; lo if none does."""
+    for _ in range(rounds):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if reaches(mid) else (lo, mid)
+    return lo
+
+
 def uq_at_psnr(mean, width, seed, vae, images, psnr_target, prior_mean, prior_std):
     """``uq_of_means`` with c bisected so that the PSNR reaches psnr_target; returns
     (UQResult, c, psnr, reconstruction)."""
     def run(c):
         return uq_of_means(mean, width, c, seed, prior_mean, prior_std)
 
-    lo, hi = 0.05, 20.0
-    for _ in range(30):
-        mid = math.sqrt(lo * hi)
-        _, reconstruction = run(mid)
-        if _psnr(vae, images, reconstruction) >= psnr_target:
-            lo = mid
-        else:
-            hi = mid
-    result, reconstruction = run(lo)
-    return result, lo, _psnr(vae, images, reconstruction), reconstruction
+    c = largest_step(lambda c: _psnr(vae, images, run(c)[1]) >= psnr_target)
+    result, reconstruction = run(c)
+    return result, c, _psnr(vae, images, reconstruction), reconstruction
 
 
 def _fixed16_row(train, test, seed, vae, images):
