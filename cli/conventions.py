@@ -61,6 +61,25 @@ def finite_range(min=None, max=None, min_open=False, max_open=False):
     return _FiniteRange(min=min, max=max, min_open=min_open, max_open=max_open)
 
 
+class _FiniteRangeOrWord(_FiniteRange):
+    """A finite float in a range, or one given word (returned as it is)."""
+
+    def __init__(self, word, **bounds):
+        super().__init__(**bounds)
+        self.word = word
+        self.name = f"finite float range or {word!r}"
+
+    def convert(self, value, param, ctx):
+        if value == self.word:
+            return value
+        return super().convert(value, param, ctx)
+
+
+def finite_range_or(word, min=None, max=None):
+    """A click type for a finite float in [min, max], or ``word`` (say "auto")."""
+    return _FiniteRangeOrWord(word, min=min, max=max)
+
+
 def echo_json(obj):
     """Print one JSON object on one line of stdout."""
     click.echo(json.dumps(obj, sort_keys=False))

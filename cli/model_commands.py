@@ -9,8 +9,10 @@ from rec_codec import batch, container
 from rec_codec.errors import InputError
 from rec_codec.io import load_gaussian, npy_bytes
 from rec_codec.model import MAX_COMPONENTS, load_model
-from rec_codec.training import DEFAULT_MODEL_BLOCK_BITS, DEFAULT_MODEL_DINF_LIMIT, train_model
-from reccodec_cli.conventions import SEED, default_output, echo_json, report_summary, threads_option
+from rec_codec.training import (DEFAULT_MODEL_BLOCK_BITS, DEFAULT_MODEL_DINF_LIMIT, DEFAULT_MODEL_MARGIN_BITS,
+                                MAX_MARGIN_BITS, train_model)
+from reccodec_cli.conventions import (SEED, default_output, echo_json, finite_range_or, report_summary,
+                                      threads_option)
 from reccodec_cli.failures import friendly_errors
 from reccodec_cli.outputs import check_output, remove_output, write_output
 
@@ -121,8 +123,10 @@ def describe(data):
               show_default=True, help="Mean KL per block: contiguous dimensions grouped by their mean KL.")
 @click.option("--dinf-limit", type=click.FloatRange(1, 30), default=DEFAULT_MODEL_DINF_LIMIT, show_default=True,
               help="Halve an item's block whose D_inf(Q||P') passes this many bits (about 2^BITS steps).")
-@click.option("--margin-bits", type=click.FloatRange(0, 32),
-              help="sp-pfr: bits between a block's MI and log2 of its bins [default: chosen on the data].")
+@click.option("--margin-bits", type=finite_range_or("auto", 0, MAX_MARGIN_BITS), default=DEFAULT_MODEL_MARGIN_BITS,
+              show_default=True, metavar="BITS|auto",
+              help="sp-pfr: bits between a block's MI and log2 of its bins; auto tries 0-8 bits on 256 training "
+                   "items (slower).")
 @click.option("--fit-prior/--no-fit-prior", default=True, show_default=True,
               help="Draw candidates from Gaussians fitted to the training posteriors (wider than each), "
                    "not from the prior.")

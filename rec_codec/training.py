@@ -12,7 +12,8 @@ from .entropy import EmpiricalIndexModel, zipf_lambda
 from .errors import InputError
 from .narrowing import DEFAULT_SLACK_BITS
 
-__all__ = ["fit_index_model", "train_model", "DEFAULT_MODEL_BLOCK_BITS", "DEFAULT_MODEL_DINF_LIMIT"]
+__all__ = ["fit_index_model", "train_model", "DEFAULT_MODEL_BLOCK_BITS", "DEFAULT_MODEL_DINF_LIMIT",
+           "DEFAULT_MODEL_MARGIN_BITS", "MAX_MARGIN_BITS"]
 
 
 def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT_BLOCK_BITS, block_dims=None,
@@ -66,7 +67,15 @@ def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT
 
 
 DEFAULT_MODEL_BLOCK_BITS = 64.0
-DEFAULT_MODEL_DINF_LIMIT = 20.0
+# Blocks are halved past this D_inf(Q||P') (about 2^21 steps), and a block's bins are its MI
+# less this margin. Measured on the digits VAE (bench/RESULTS.md, "Codec model defaults"):
+# over 3 training seeds and 8 coding seeds each, limit 21 with a 4-bit margin gave 67.97
+# bits per image at 21-23 ms, against 68.16 bits and 27-29 ms for limit 20 with the margin
+# of the trial below (which chose 8 bits every time), in a third of the training time.
+DEFAULT_MODEL_DINF_LIMIT = 21.0
+DEFAULT_MODEL_MARGIN_BITS = 4.0
+MAX_MARGIN_BITS = 32.0
+# margin_bits="auto" tries these on a sample of the training items
 _MARGINS = (0.0, 1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0, 8.0)
 _MARGIN_TRIAL_ITEMS = 256
 # The index and halving tables are fitted on at most this many training items (a
@@ -204,7 +213,8 @@ def _record_bits(model, coded, whole_bytes=True):
 
 
 def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", block_bits=DEFAULT_MODEL_BLOCK_BITS,
-                dinf_limit=DEFAULT_MODEL_DINF_LIMIT, margin_bits=None, fit_coding_prior=True, components=None,
+                dinf_limit=DEFAULT_MODEL_DINF_LIMIT, margin_bits=DEFAULT_MODEL_MARGIN_BITS, fit_coding_prior=True,
+                components=None,
                 narrow_slack=DEFAULT_SLACK_BITS, progress=None):
     """Make a codec model from training posteriors.
 
@@ -212,10 +222,11 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
     (contiguous dimensions grouped by their mean KL up to ``block_bits``) and the bins J_d
     (per component) come from the training targets; the index and halving tables from
     coding them (``_held_out_folds``), each with its own item seed of ``seed``.
-    Without ``margin_bits``, the margin between a block's MI and log2 J is chosen among
-    0..8 bits by the mean information content of the records of up to 256 of the training
-    items (whole bytes would add up to 8 bits of rounding noise per item), and the tables are
-    fitted on up to 4096 of them; either subset is drawn with ``seed`` from the whole set.
+    The tables are fitted on up to 4096 of the training items. With ``margin_bits="auto"``,
+    the margin between a block's MI and log2 J is chosen among 0..8 bits by the mean
+    information content of the records of up to 256 of the training items (whole bytes
+    would add up to 8 bits of rounding noise per item). Either subset is drawn with
+    ``seed`` from the whole set.
 
     Args:
         train_mean, train_std (array_like): [items, *shape].
@@ -224,7 +235,8 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         algorithm (str): "sp-pfr" (default) or "pfr".
         block_bits (float): mean KL per block.
         dinf_limit (float): blocks whose D_inf(Q||P') passes this many bits are halved.
-        margin_bits (float or None): bits between a block's MI and log2 J (sp-pfr).
+        margin_bits (float or "auto"): bits between a block's MI and log2 J (sp-pfr), in
+            [0, 32]; "auto" chooses it on the training items (slower).
         fit_coding_prior (bool): draw candidates from Gaussians fitted to the training
             posteriors (default) rather than from the prior.
         components (int or None): how many coding components (K); None chooses K by
@@ -247,6 +259,8 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
                                    ("narrow_slack", narrow_slack, 1, 64)):
         if not (isinstance(value, (int, float)) and low <= value <= high):
             raise InputError(f"{name} must be in [{low}, {high}], got {value!r}")
+    if margin_bits != "auto" and not (isinstance(margin_bits, (int, float)) and 0 <= margin_bits <= MAX_MARGIN_BITS):
+        raise InputError(f"margin_bits must be in [0, {MAX_MARGIN_BITS:g}] or 'auto', got {margin_bits!r}")
     from .model import MAX_COMPONENTS
 
     if components is not None and not (isinstance(components, int) and 1 <= components <= MAX_COMPONENTS):
@@ -331,7 +345,7 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
                                for model, items in runs])
         return coded, (index_freqs, halving_freqs), bits
 
-    margins = (0.0,) if algorithm == "pfr" else (_MARGINS if margin_bits is None else (float(margin_bits),))
+    margins = (0.0,) if algorithm == "pfr" else (_MARGINS if margin_bits == "auto" else (float(margin_bits),))
     margin = margins[0]
     if len(margins) > 1:
         trial_rows, best = subsets(_MARGIN_TRIAL_ITEMS), math.inf

@@ -81,9 +81,27 @@ def test_the_margin_trial_draws_its_items_from_the_whole_training_set(vae, monke
     monkeypatch.setattr(items, "encode_items", recording)
     monkeypatch.setattr(training, "_MARGINS", (3.0, 5.0))
     monkeypatch.setattr(training, "_MARGIN_TRIAL_ITEMS", 60)
-    train_model(vae.train_mean[:400], vae.train_std[:400], seed=1, components=1)
+    train_model(vae.train_mean[:400], vae.train_std[:400], seed=1, components=1, margin_bits="auto")
     assert len(trials) == 3 and trials[0] == trials[1] and len(trials[0]) == 60  # two margins, then the tables
     assert max(trials[0]) >= 300 and min(trials[0]) < 100 and trials[2] == list(range(400))
+
+
+def test_the_margin_is_fixed_by_default_and_tried_with_auto(vae, tmp_path, monkeypatch):
+    from rec_codec import training
+
+    monkeypatch.setattr(training, "_MARGINS", (3.0, 5.0))
+    np.savez(tmp_path / "train.npz", mean=vae.train_mean[:100], std=vae.train_std[:100])
+    margins = {}
+    for argv in ((), ("--margin-bits", "auto"), ("--margin-bits", "2.5")):
+        output = tmp_path / f"m{len(margins)}.rcm"
+        ok("train", tmp_path / "train.npz", "-o", output, "--components", "1", "-q", *argv)
+        margins[argv[1:]] = load_model(output.read_bytes()).info["margin_bits"]
+    assert margins[()] == training.DEFAULT_MODEL_MARGIN_BITS and margins[("auto",)] in (3.0, 5.0)
+    assert margins[("2.5",)] == 2.5
+    assert_one_error_line(run_cli("train", tmp_path / "train.npz", "--margin-bits", "some"), "--margin-bits", code=2)
+    for bad in (-1.0, 33.0, "best", None):
+        with pytest.raises(InputError, match="margin_bits"):
+            train_model(vae.train_mean[:100], vae.train_std[:100], margin_bits=bad)
 
 
 def test_every_single_flipped_bit_of_a_model_file_is_refused(model):
