@@ -68,10 +68,11 @@ def fit_index_model(train, seed, prior=None, algorithm="pfr", block_bits=DEFAULT
 
 DEFAULT_MODEL_BLOCK_BITS = 64.0
 # Blocks are halved past this D_inf(Q||P') (about 2^21 steps), and a block's bins are its MI
-# less this margin. Measured on the digits VAE (bench/RESULTS.md, "Codec model defaults"):
-# over 3 training seeds and 8 coding seeds each, limit 21 with a 4-bit margin gave 67.97
-# bits per image at 21-23 ms, against 68.16 bits and 27-29 ms for limit 20 with the margin
-# of the trial below (which chose 8 bits every time), in a third of the training time.
+# less this margin. Measured on the digits VAE (bench/RESULTS.md, "Over seeds"): over 5
+# training seeds with 8 coding seeds each, limit 21 with a 4-bit margin gave 68.00 bits per
+# image, against 68.16 for limit 20 with the margin of the trial below (which chose 8 bits
+# on 3 of the 5 seeds), fewer bits for every training seed, at about the same encode time
+# and in half the training time.
 DEFAULT_MODEL_DINF_LIMIT = 21.0
 DEFAULT_MODEL_MARGIN_BITS = 4.0
 MAX_MARGIN_BITS = 32.0
@@ -214,8 +215,7 @@ def _record_bits(model, coded, whole_bytes=True):
 
 def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", block_bits=DEFAULT_MODEL_BLOCK_BITS,
                 dinf_limit=DEFAULT_MODEL_DINF_LIMIT, margin_bits=DEFAULT_MODEL_MARGIN_BITS, fit_coding_prior=True,
-                components=None,
-                narrow_slack=DEFAULT_SLACK_BITS, progress=None):
+                components=None, narrow_slack=DEFAULT_SLACK_BITS, progress=None):
     """Make a codec model from training posteriors.
 
     The coding components (``components.fit_components``), the MI profile, the block layout
