@@ -22,7 +22,7 @@ from rec_codec.batch import decode_batch, describe_container, encode_batch
 from rec_codec.bench import latent_posteriors
 from rec_codec.items import read_item
 from rec_codec.record_coder import RecordReader
-from rec_codec.training import train_model
+from rec_codec.training import DEFAULT_MODEL_DINF_LIMIT, DEFAULT_MODEL_MARGIN_BITS, train_model
 
 
 def information_parts(model, records):
@@ -42,7 +42,10 @@ def main():
     parser.add_argument("--dims", type=int, default=256)
     parser.add_argument("--train", type=int, default=1000, help="training items")
     parser.add_argument("--test", type=int, default=100, help="items coded")
-    parser.add_argument("--margin", type=float, default=None, help="the model's margin in bits (default: chosen)")
+    parser.add_argument("--margin", default=str(DEFAULT_MODEL_MARGIN_BITS),
+                        help="the model's margin in bits, or auto (reccodec train's --margin-bits)")
+    parser.add_argument("--dinf-limit", type=float, default=DEFAULT_MODEL_DINF_LIMIT,
+                        help="halve blocks past this D_inf (reccodec train's --dinf-limit)")
     parser.add_argument("--seed", type=int, default=5, help="the container's seed")
     parser.add_argument("--rounds", type=int, default=3, help="decode timings, best of")
     args = parser.parse_args()
@@ -50,7 +53,8 @@ def main():
     targets = latent_posteriors(args.dims, args.train + args.test, seed=3)
     mean, std = np.asarray(targets.mean), np.asarray(targets.std)
     started = time.perf_counter()
-    model = train_model(mean[:args.train], std[:args.train], seed=1, margin_bits=args.margin)
+    margin = args.margin if args.margin == "auto" else float(args.margin)
+    model = train_model(mean[:args.train], std[:args.train], seed=1, margin_bits=margin, dinf_limit=args.dinf_limit)
     train_s = time.perf_counter() - started
     test = (mean[args.train:], std[args.train:])
     encode_batch(test[0][:1], test[1][:1], model, args.seed)  # load the kernels outside the timing
