@@ -352,9 +352,9 @@ def train_model(train_mean, train_std, seed=0, prior=None, algorithm="sp-pfr", b
         for trial in margins:
             if progress is not None:
                 progress(f"margin {trial:g} bits")
-            _, _, bits = code_items(trial, trial_rows, whole_bytes=False)
-            if float(bits.mean()) < best:
-                margin, best = trial, float(bits.mean())
+            mean_bits = float(code_items(trial, trial_rows, whole_bytes=False)[2].mean())
+            if mean_bits < best:
+                margin, best = trial, mean_bits
     if progress is not None:
         progress("index tables")
     coded, (index_freqs, halving_freqs), bits = code_items(margin, subsets(_TABLE_ITEMS))
